@@ -1,0 +1,1 @@
+"""The Kith service: composition root (config, database, storage, API, web reader, CLI)."""

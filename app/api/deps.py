@@ -1,0 +1,58 @@
+"""Dependencies shared by the routers: settings, a session per request, the current user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from app.config import Settings
+from app.db import get_engine, session_scope
+from app.errors import Unauthorized
+from app.models import User
+from app.storage.users import user_for_token
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_db_engine(settings: SettingsDep) -> Engine:
+    return get_engine(settings.database_url)
+
+
+EngineDep = Annotated[Engine, Depends(get_db_engine)]
+
+
+def get_session(engine: EngineDep) -> Iterator[Session]:
+    """One session and one commit per request."""
+    with session_scope(engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API token from `kith user add`")
+
+
+def get_current_user(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("send an API token as 'Authorization: Bearer <token>'")
+    user = user_for_token(session, raw=credentials.credentials)
+    if user is None:
+        raise Unauthorized("the API token is unknown or revoked")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]

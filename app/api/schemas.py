@@ -1,0 +1,101 @@
+"""Response and request shapes of the API (DESIGN.md section 3). Fields may be added,
+never renamed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from app.models import Source
+from app.storage.items import TimelineRow
+
+
+class SourceRef(BaseModel):
+    id: int
+    kind: str
+    title: str | None
+
+
+class PersonRef(BaseModel):
+    id: int
+    name: str
+
+
+class Why(BaseModel):
+    reason: str
+    value: float
+
+
+class TimelineItem(BaseModel):
+    id: int
+    title: str
+    url: str | None
+    content: str = Field(description="Sanitized HTML")
+    published: datetime
+    source: SourceRef
+    person: PersonRef | None
+    in_reply_to: str | None = None
+    score: float | None = Field(None, description="Ranking score; null until ranking lands")
+    why: list[Why] = Field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, row: TimelineRow) -> TimelineItem:
+        item, source, person = row.item, row.source, row.person
+        assert item.id is not None and source.id is not None
+        return cls(
+            id=item.id,
+            title=item.title,
+            url=item.url,
+            content=item.content,
+            published=item.published,
+            source=SourceRef(id=source.id, kind=source.kind, title=source.title),
+            person=PersonRef(id=person.id, name=person.name)
+            if person is not None and person.id is not None
+            else None,
+            in_reply_to=item.in_reply_to,
+        )
+
+
+class TimelinePage(BaseModel):
+    items: list[TimelineItem]
+    next_cursor: str | None
+
+
+class SourceCreate(BaseModel):
+    url: str = Field(min_length=1, max_length=2048, examples=["https://example.org/feed.xml"])
+    kind: Literal["feed", "comments", "mastodon"] = "feed"
+    title: str | None = Field(None, max_length=300)
+    folder: str | None = Field(None, max_length=300)
+
+
+class SourceOut(BaseModel):
+    id: int
+    url: str
+    kind: str
+    title: str | None
+    site_url: str | None
+    folder: str | None
+    next_check_at: datetime
+    last_checked_at: datetime | None
+    last_success_at: datetime | None
+    error_code: str | None
+    error_message: str | None
+    error_count: int
+    paused: bool
+
+    @classmethod
+    def from_row(cls, s: Source) -> SourceOut:
+        assert s.id is not None
+        return cls(**s.model_dump(include=set(cls.model_fields)))
+
+
+class SourcePage(BaseModel):
+    items: list[SourceOut]
+    next_cursor: str | None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: str

@@ -1,0 +1,232 @@
+"""The `kith` command line (typer). Each command is a thin shell over app functions."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.config import Settings, get_settings
+from app.db import get_engine, session_scope, upgrade_database
+from app.errors import AppError
+from app.storage import users as user_store
+from ingest.errors import IngestError
+
+cli = typer.Typer(
+    help="Kith: a people-centred feed service.", no_args_is_help=True, add_completion=False
+)
+user_cli = typer.Typer(help="Manage users.", no_args_is_help=True)
+source_cli = typer.Typer(help="Manage sources.", no_args_is_help=True)
+db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+cli.add_typer(user_cli, name="user")
+cli.add_typer(source_cli, name="source")
+cli.add_typer(db_cli, name="db")
+
+
+def _fail(code: str, message: str, exit_code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {code}: {message}", err=True)
+    return typer.Exit(exit_code)
+
+
+def _user_id(session: object, name: str) -> int:
+    user = user_store.get_user_by_name(session, name=name)  # type: ignore[arg-type]
+    if user is None or user.id is None:
+        raise _fail("not_found", f"no user named {name!r}; create one with `kith user add {name}`")
+    return user.id
+
+
+def _settings() -> Settings:
+    for noisy in ("alembic", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return get_settings()
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every database migration."""
+    settings = _settings()
+    upgrade_database(settings.database_url)
+    typer.echo(f"database at {settings.database_url} is up to date")
+
+
+@user_cli.command("add")
+def user_add(
+    name: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read a password from standard input")
+    ] = False,
+    admin: Annotated[bool, typer.Option("--admin", help="Give the user the admin role")] = False,
+) -> None:
+    """Create a user and print a new API token as the last line."""
+    settings = _settings()
+    upgrade_database(settings.database_url)
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    if password_stdin and not password:
+        raise _fail("invalid_input", "an empty password was given on standard input", 2)
+    try:
+        with session_scope(get_engine(settings.database_url)) as session:
+            user = user_store.create_user(session, name=name, password=password, is_admin=admin)
+            assert user.id is not None
+            _, token = user_store.create_token(session, user_id=user.id)
+    except AppError as exc:
+        raise _fail(exc.code, exc.message) from None
+    typer.echo(f"created user {name}; API token (shown once):", err=True)
+    typer.echo(token)
+
+
+@source_cli.command("add")
+def source_add(
+    url: str,
+    user: Annotated[str, typer.Option("--user", help="The user who subscribes")],
+    kind: Annotated[str, typer.Option("--kind", help="feed | comments | mastodon")] = "feed",
+    token: Annotated[str | None, typer.Option("--token", help="Mastodon access token")] = None,
+) -> None:
+    """Subscribe a user to a source; a refused URL exits non-zero with the error code."""
+    from app.subscriptions import add_source
+
+    settings = _settings()
+    if kind not in ("feed", "comments", "mastodon"):
+        raise _fail("invalid_input", "--kind is one of feed, comments, mastodon", 2)
+    upgrade_database(settings.database_url)
+    try:
+        with session_scope(get_engine(settings.database_url)) as session:
+            source = add_source(
+                session,
+                user_id=_user_id(session, user),
+                url=url,
+                kind=kind,
+                guard=settings.fetch_policy().guard,
+                now=datetime.now(UTC),
+            )
+    except (AppError, IngestError) as exc:
+        raise _fail(exc.code, exc.message) from None
+    typer.echo(f"source {source.id} added: {source.url}")
+
+
+@cli.command("import-opml")
+def import_opml_cmd(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    user: Annotated[str, typer.Option("--user")],
+) -> None:
+    """Subscribe a user to every feed in an OPML file."""
+    from app.subscriptions import import_opml
+
+    settings = _settings()
+    upgrade_database(settings.database_url)
+    try:
+        with session_scope(get_engine(settings.database_url)) as session:
+            result = import_opml(
+                session,
+                user_id=_user_id(session, user),
+                content=file.read_bytes(),
+                guard=settings.fetch_policy().guard,
+                now=datetime.now(UTC),
+            )
+    except IngestError as exc:
+        line = getattr(exc, "line", None)
+        where = f" (line {line})" if line else ""
+        raise _fail(exc.code, exc.message + where) from None
+    for url, code, message in result.skipped:
+        typer.echo(f"skipped {url}: {code}: {message}", err=True)
+    typer.echo(f"imported={len(result.added)} skipped={len(result.skipped)}")
+
+
+@cli.command("export-opml")
+def export_opml_cmd(user: Annotated[str, typer.Option("--user")]) -> None:
+    """Print a user's sources as OPML."""
+    from app.subscriptions import export_opml
+
+    settings = _settings()
+    with session_scope(get_engine(settings.database_url)) as session:
+        sys.stdout.write(export_opml(session, user_id=_user_id(session, user)).decode("utf-8"))
+        sys.stdout.write("\n")
+
+
+@cli.command("ingest")
+def ingest_cmd(
+    once: Annotated[
+        bool, typer.Option("--once", help="One pass over due sources, then exit")
+    ] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Every source, due or not")] = False,
+) -> None:
+    """Refresh due sources; prints sources=N new_items=N updated=N errors=N seconds=S."""
+    import asyncio
+
+    from app.refresh import refresh_due
+    from app.scheduler import refresh_options, run_scheduler
+
+    settings = _settings()
+    upgrade_database(settings.database_url)
+    if once:
+        stats = refresh_due(
+            get_engine(settings.database_url), refresh_options(settings), include_all=all_
+        )
+        typer.echo(stats.line())
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(run_scheduler(settings, asyncio.Event()))
+
+
+@cli.command("serve")
+def serve(
+    demo: Annotated[bool, typer.Option("--demo", help="Seed a demo user and sample feeds")] = False,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    scheduler: Annotated[
+        bool, typer.Option("--scheduler/--no-scheduler", help="Run in-process ingest")
+    ] = True,
+) -> None:
+    """Serve the API and web reader, with in-process ingest; migrates the database first."""
+    import uvicorn
+
+    from app.main import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = _settings()
+    upgrade_database(settings.database_url)
+    if demo:
+        from app.demo import DemoServer, seed_demo
+        from app.refresh import refresh_due
+        from app.scheduler import refresh_options
+
+        server = DemoServer().start()
+        settings = settings.model_copy(
+            update={"allowed_hosts": [*settings.allowed_hosts, f"{server.host}:{server.port}"]}
+        )
+        seed = seed_demo(
+            get_engine(settings.database_url),
+            base_url=server.base_url,
+            guard=settings.fetch_policy().guard,
+        )
+        stats = refresh_due(get_engine(settings.database_url), refresh_options(settings))
+        typer.echo(f"demo feeds ingested: {stats.line()}")
+        typer.echo(f"demo login: user {seed.user!r}, password {seed.password!r}")
+        typer.echo(f"demo API token: {seed.token}")
+    typer.echo(f"Kith is serving at http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(
+        create_app(settings, run_scheduler_loop=scheduler),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+@cli.command("train")
+def train() -> None:
+    """Retrain the ranking models (arrives with the ranking issue)."""
+    raise _fail("not_implemented", "not yet: ranking models arrive with the ranking issue", 2)
+
+
+@cli.command("worker")
+def worker() -> None:
+    """A scale-out ingest worker (arrives with the scale-out issue)."""
+    raise _fail("not_implemented", "not yet: scale-out workers arrive with the scale-out issue", 2)
+
+
+def main() -> None:
+    cli()

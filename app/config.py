@@ -1,0 +1,66 @@
+"""Settings: one pydantic-settings class, ``KITH_*`` environment variables.
+
+Read through :func:`get_settings` (cached); tests clear the cache or override the
+FastAPI dependency. Libraries (``ingest``, ``ranking``) receive plain values.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingest.fetch import FetchPolicy
+from ingest.guard import GuardPolicy
+
+
+class Settings(BaseSettings):
+    """Every setting Kith reads, with its default."""
+
+    model_config = SettingsConfigDict(env_prefix="KITH_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./kith.db",
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    broker_url: str | None = Field(
+        None, description="Task-queue broker for scale-out workers; unset = in-process"
+    )
+    allow_private_networks: bool = Field(
+        False, description="Let fetches reach loopback/private addresses (self-hosters, tests)"
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts (host or host:port) exempt from the private-address check",
+    )
+    secret_key: str | None = Field(
+        None, description="Signs web sessions; unset = random per process (logins end on restart)"
+    )
+    fetch_deadline_seconds: float = Field(30.0, description="Whole-request deadline per fetch")
+    fetch_max_bytes: int = Field(10 * 1024 * 1024, description="Cap on decoded body bytes")
+    fetch_max_redirects: int = Field(5, description="Redirect hops followed per fetch")
+    fetch_concurrency: int = Field(10, description="Fetches in flight at once")
+    refresh_interval_minutes: int = Field(60, description="Default gap between checks")
+    scheduler_tick_seconds: float = Field(
+        30.0, description="How often `serve` looks for due sources"
+    )
+
+    def fetch_policy(self) -> FetchPolicy:
+        """The plain-value policy :mod:`ingest.fetch` takes."""
+        return FetchPolicy(
+            guard=GuardPolicy(
+                allow_private=self.allow_private_networks,
+                allowed_hosts=frozenset(h.lower() for h in self.allowed_hosts),
+            ),
+            deadline_seconds=self.fetch_deadline_seconds,
+            max_body_bytes=self.fetch_max_bytes,
+            max_redirects=self.fetch_max_redirects,
+            max_connections=max(self.fetch_concurrency, 1),
+        )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,39 @@
+"""Domain errors of :mod:`app`; they become HTTP responses only in :mod:`app.api.errors`."""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    """An error with a stable ``code``, a human ``message`` and an HTTP ``status``."""
+
+    code = "error"
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(AppError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(AppError):
+    code = "conflict"
+    status = 409
+
+
+class InvalidInput(AppError):
+    code = "invalid_input"
+    status = 422
+
+
+class NotImplementedYet(AppError):
+    code = "not_implemented"
+    status = 501
+
+
+class Unauthorized(AppError):
+    code = "unauthorized"
+    status = 401

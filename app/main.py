@@ -1,0 +1,90 @@
+"""The FastAPI application: API routers, web reader, security headers, scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from app.api import health, sources, timeline
+from app.api.errors import install_error_handlers
+from app.config import Settings, get_settings
+from app.scheduler import run_scheduler
+from app.web import routes as web_routes
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# No inline script or style anywhere; images from feeds may come from any http(s) host.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
+# Swagger UI (/docs) needs its CDN assets and one inline script.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
+    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' https: data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = False) -> FastAPI:
+    """Build the app; ``run_scheduler_loop`` starts in-process ingest (``kith serve``)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_scheduler(settings, stop)) if run_scheduler_loop else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+
+    app = FastAPI(
+        title="Kith",
+        summary="People-centred feeds: one timeline of the people you value.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    api_prefix = "/api/v1"
+    app.include_router(health.router, prefix=api_prefix)
+    app.include_router(timeline.router, prefix=api_prefix)
+    app.include_router(sources.router, prefix=api_prefix)
+    app.include_router(web_routes.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        docs = request.url.path in ("/docs", "/docs/oauth2-redirect")
+        response.headers["Content-Security-Policy"] = DOCS_CSP if docs else CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key or secrets.token_urlsafe(32),
+        session_cookie="kith_session",
+        same_site="lax",
+        https_only=False,
+        max_age=14 * 24 * 3600,
+    )
+    return app

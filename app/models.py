@@ -1,0 +1,171 @@
+"""SQLModel tables. Everything a user owns carries ``user_id``; all times are aware UTC.
+
+Unique constraints make ingest idempotent: an item is keyed by ``(source_id,
+dedupe_key)``, an identity by ``(user_id, kind, value)``, a source by ``(user_id, url)``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite keeps no offset)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE") -> sa.Column:  # type: ignore[type-arg]
+    return sa.Column(
+        sa.Integer, sa.ForeignKey(target, ondelete=ondelete), nullable=nullable, index=True
+    )
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, sa_column_kwargs={"unique": True}, nullable=False)
+    password_hash: str | None = Field(default=None, max_length=200)
+    is_admin: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("user_account.id"))
+    name: str = Field(default="default", max_length=100)
+    prefix: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True}, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Source(SQLModel, table=True):
+    __tablename__ = "source"
+    __table_args__ = (sa.UniqueConstraint("user_id", "url", name="uq_source_user_url"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("user_account.id"))
+    url: str = Field(max_length=2048)
+    kind: str = Field(default="feed", max_length=20)  # feed | comments | mastodon
+    title: str | None = Field(default=None, max_length=300)
+    site_url: str | None = Field(default=None, max_length=2048)
+    folder: str | None = Field(default=None, max_length=300)
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=100)
+    next_check_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
+    )
+    last_checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    error_code: str | None = Field(default=None, max_length=50)
+    error_message: str | None = Field(default=None, max_length=1000)
+    error_count: int = Field(default=0)
+    paused: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "person"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("user_account.id"))
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Identity(SQLModel, table=True):
+    __tablename__ = "identity"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "kind", "value", name="uq_identity_user_kind_value"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("user_account.id"))
+    person_id: int = Field(sa_column=_fk("person.id"))
+    kind: str = Field(max_length=30)
+    value: str = Field(max_length=1000)
+    display_name: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Item(SQLModel, table=True):
+    __tablename__ = "item"
+    __table_args__ = (
+        sa.UniqueConstraint("source_id", "dedupe_key", name="uq_item_source_dedupe"),
+        sa.Index("ix_item_user_published_id", "user_id", "published", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("user_account.id"))
+    source_id: int = Field(sa_column=_fk("source.id"))
+    dedupe_key: str = Field(max_length=1100)
+    url: str | None = Field(default=None, max_length=2048)
+    title: str = Field(default="", max_length=500)
+    content: str = Field(default="", sa_type=sa.Text)
+    content_hash: str = Field(max_length=64)
+    published: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    updated: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    fetched_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    author_name: str | None = Field(default=None, max_length=200)
+    identity_id: int | None = Field(
+        default=None, sa_column=_fk("identity.id", nullable=True, ondelete="SET NULL")
+    )
+    in_reply_to: str | None = Field(default=None, max_length=2048)
+
+
+class Feedback(SQLModel, table=True):
+    __tablename__ = "feedback"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("user_account.id"))
+    item_id: int = Field(sa_column=_fk("item.id"))
+    action: str = Field(max_length=10)  # seen | open | like | reply | hide | more | less
+    rank: int | None = Field(default=None)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Interaction(SQLModel, table=True):
+    __tablename__ = "interaction"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "user_id", "kind", "direction", "external_id", name="uq_interaction_external"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("user_account.id"))
+    person_id: int = Field(sa_column=_fk("person.id"))
+    direction: str = Field(max_length=3)  # in | out
+    kind: str = Field(max_length=20)  # reply | mention | favourite | boost | comment ...
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    item_id: int | None = Field(
+        default=None, sa_column=_fk("item.id", nullable=True, ondelete="SET NULL")
+    )
+    external_id: str | None = Field(default=None, max_length=500)

@@ -1,0 +1,40 @@
+"""The in-process ingest scheduler of `kith serve` on the embedded default.
+
+Every tick it runs :func:`app.refresh.refresh_due` in a worker thread, so the event
+loop keeps answering requests while feeds are fetched and stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from app.config import Settings
+from app.db import get_engine
+from app.refresh import RefreshOptions, refresh_due
+
+log = logging.getLogger("kith.scheduler")
+
+
+def refresh_options(settings: Settings) -> RefreshOptions:
+    return RefreshOptions(
+        policy=settings.fetch_policy(),
+        interval=timedelta(minutes=settings.refresh_interval_minutes),
+        concurrency=settings.fetch_concurrency,
+    )
+
+
+async def run_scheduler(settings: Settings, stop: asyncio.Event) -> None:
+    engine = get_engine(settings.database_url)
+    options = refresh_options(settings)
+    while not stop.is_set():
+        try:
+            stats = await asyncio.to_thread(refresh_due, engine, options)
+            if stats.sources:
+                log.info("refresh: %s", stats.line())
+        except Exception:  # the loop must outlive any one bad run
+            log.exception("refresh run failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=settings.scheduler_tick_seconds)

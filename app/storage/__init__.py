@@ -1,0 +1,1 @@
+"""Storage, one module per aggregate. Keyword-only functions; callers own the commit."""

@@ -1,0 +1,1 @@
+"""The web reader: server-rendered pages sharing the API's storage functions."""
