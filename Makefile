@@ -31,5 +31,9 @@ pytest: install
 
 test: lint typecheck pytest
 
+bench: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(BIN)/python -m bench.ingest
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

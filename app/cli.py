@@ -162,9 +162,20 @@ def ingest_cmd(
     settings = _settings()
     upgrade_database(settings.database_url)
     if once:
-        stats = refresh_due(
-            get_engine(settings.database_url), refresh_options(settings), include_all=all_
-        )
+        engine = get_engine(settings.database_url)
+        if sys.stderr.isatty():  # a progress bar on a terminal; plain output otherwise
+            from rich.progress import Progress
+
+            with Progress(transient=True) as bar:
+                task = bar.add_task("refreshing sources", total=None)
+                stats = refresh_due(
+                    engine,
+                    refresh_options(settings),
+                    include_all=all_,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+        else:
+            stats = refresh_due(engine, refresh_options(settings), include_all=all_)
         typer.echo(stats.line())
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -40,8 +40,13 @@ class Settings(BaseSettings):
     fetch_deadline_seconds: float = Field(30.0, description="Whole-request deadline per fetch")
     fetch_max_bytes: int = Field(10 * 1024 * 1024, description="Cap on decoded body bytes")
     fetch_max_redirects: int = Field(5, description="Redirect hops followed per fetch")
-    fetch_concurrency: int = Field(10, description="Fetches in flight at once")
-    refresh_interval_minutes: int = Field(60, description="Default gap between checks")
+    fetch_concurrency: int = Field(20, description="Sources in flight at once")
+    fetch_per_host: int = Field(4, description="Fetches in flight to one host at once")
+    parse_workers: int = Field(2, description="Parser processes (0 = parse in-process)")
+    parse_budget_seconds: float = Field(15.0, description="Time budget to parse one feed")
+    refresh_interval_minutes: int = Field(
+        60, description="Gap between checks of a feed whose entries carry no dates"
+    )
     scheduler_tick_seconds: float = Field(
         30.0, description="How often `serve` looks for due sources"
     )

@@ -67,8 +67,25 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
+def database_is_current(url: str) -> bool:
+    """True when the database already stands at the newest migration (a cheap check)."""
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    try:
+        with get_engine(url).connect() as conn:
+            current = {
+                row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+            }
+    except sa.exc.SQLAlchemyError:
+        return False
+    return current == heads
+
+
 def upgrade_database(url: str) -> None:
-    """Apply every migration to the database at ``url`` (creates the SQLite file)."""
+    """Apply every migration to the database at ``url`` (creates the SQLite file);
+    a database already at the newest migration costs one query."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), "head")
+    if not database_is_current(url):
+        command.upgrade(alembic_config(url), "head")

@@ -83,6 +83,8 @@ class Source(SQLModel, table=True):
         default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
     )
     last_checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # the posting-frequency interval of the last successful parse, reused after a 304
+    check_interval_seconds: int | None = Field(default=None)
     last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     error_code: str | None = Field(default=None, max_length=50)
     error_message: str | None = Field(default=None, max_length=1000)

@@ -23,6 +23,9 @@ def refresh_options(settings: Settings) -> RefreshOptions:
         policy=settings.fetch_policy(),
         interval=timedelta(minutes=settings.refresh_interval_minutes),
         concurrency=settings.fetch_concurrency,
+        per_host=settings.fetch_per_host,
+        parse_workers=settings.parse_workers,
+        parse_budget_seconds=settings.parse_budget_seconds,
     )
 
 

@@ -34,6 +34,12 @@ class ConnectionFailed(IngestError):
     code = "connection_failed"
 
 
+class ProtocolError(IngestError):
+    """The server broke HTTP, including headers over the cap (h11 allows 100 KiB)."""
+
+    code = "protocol_error"
+
+
 class ResponseTooLarge(IngestError):
     code = "response_too_large"
 

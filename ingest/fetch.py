@@ -1,21 +1,24 @@
 """Fetching: one async function per request, every hop through the network guard.
 
-httpx errors are wrapped into :mod:`ingest.errors` here and nowhere else.
-Limits enforced on every request: a whole-request deadline (httpx timeouts are per
-read, which a one-byte-per-second drip never trips), a cap on *decoded* body bytes
-(a gzip bomb is small on the wire), and a redirect hop limit.
+aiohttp does the HTTP (its C parser costs a tenth of a pure-Python client per request;
+see docs/design-notes.md). Its errors are wrapped into :mod:`ingest.errors` here and
+nowhere else. Limits enforced on every request: a whole-request deadline (per-read
+timeouts never trip on a one-byte-per-second drip), a cap on *decoded* body bytes
+(a gzip bomb is small on the wire; aiohttp also bounds each decompression step), a
+redirect hop limit and aiohttp's header line/field caps.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urljoin
 
-import httpcore
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver
 
 from ingest.errors import (
     ConnectionFailed,
@@ -23,19 +26,21 @@ from ingest.errors import (
     HTTPStatusError,
     IngestError,
     InvalidURL,
+    ProtocolError,
     ResponseTooLarge,
     TooManyRedirects,
 )
-from ingest.guard import GuardedNetworkBackend, GuardPolicy, check_url
+from ingest.guard import GuardedResolver, GuardPolicy, check_url
 from ingest.types import FetchResult, NotModified
 
-USER_AGENT = "Kith/0.1 (+https://github.com/kith-app/kith; people-centred feed reader)"
+USER_AGENT = "Kith/0.1 (people-centred feed reader; +https://kith.invalid/bot)"
 FEED_ACCEPT = (
     "application/atom+xml, application/rss+xml, application/feed+json, "
     "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
 )
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
+MAX_HEADER_BYTES = 16 * 1024  # per header line / field
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,34 +56,54 @@ class FetchPolicy:
     user_agent: str = USER_AGENT
 
 
-def make_client(policy: FetchPolicy) -> httpx.AsyncClient:
-    """An AsyncClient whose every connection goes through :class:`GuardedNetworkBackend`.
+def make_client(
+    policy: FetchPolicy, *, dns: AbstractResolver | None = None
+) -> aiohttp.ClientSession:
+    """A session whose every connection goes through :class:`GuardedResolver`.
 
-    Environment proxies are ignored (``trust_env=False``): a proxy would connect on our
-    behalf and bypass the connect-time address check.
+    Call it inside a running event loop. ``dns`` replaces the system resolver (tests use
+    a stub). Environment proxies are ignored (``trust_env=False``): a proxy would connect
+    on our behalf and bypass the connect-time address check. No cookies are kept.
     """
-    limits = httpx.Limits(
-        max_connections=policy.max_connections,
-        max_keepalive_connections=policy.max_connections,
+    connector = aiohttp.TCPConnector(
+        limit=policy.max_connections,
+        resolver=GuardedResolver(policy.guard, dns),
+        ttl_dns_cache=60,
     )
-    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
-    # httpx does not expose httpcore's network_backend; build the pool it would build,
-    # with the guarded backend, and put it in place.
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False),
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=GuardedNetworkBackend(policy.guard),
-    )
-    timeout = httpx.Timeout(policy.deadline_seconds, connect=policy.connect_timeout)
-    return httpx.AsyncClient(
-        transport=transport,
-        timeout=timeout,
-        follow_redirects=False,
-        trust_env=False,
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(
+            total=None, sock_connect=policy.connect_timeout, sock_read=policy.deadline_seconds
+        ),
         headers={"User-Agent": policy.user_agent, "Accept": FEED_ACCEPT},
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+        auto_decompress=True,
+        max_line_size=MAX_HEADER_BYTES,
+        max_field_size=MAX_HEADER_BYTES,
     )
+
+
+def freshness_seconds(headers: Mapping[str, str], now: datetime) -> float | None:
+    """How long the server says the response stays fresh (Cache-Control, else Expires)."""
+    cache_control = (headers.get("cache-control") or "").lower()
+    if "no-cache" in cache_control or "no-store" in cache_control:
+        return 0.0
+    for directive in cache_control.split(","):
+        name, _, value = directive.strip().partition("=")
+        value = value.strip().strip('"')
+        if name == "max-age" and value.isdigit():
+            return float(value)
+    expires = headers.get("expires")
+    if expires:
+        try:
+            when = email.utils.parsedate_to_datetime(expires)
+        except (TypeError, ValueError, IndexError):
+            return 0.0
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - now).total_seconds())
+    return None
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -98,7 +123,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 
 
 async def fetch(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     url: str,
     policy: FetchPolicy,
     *,
@@ -115,8 +140,26 @@ async def fetch(
         ) from exc
 
 
+def _wrap(exc: Exception, url: str) -> IngestError:
+    """The one place aiohttp's errors become ours."""
+    cause: BaseException | None = exc
+    while cause is not None:  # a guard refusal raised inside the connector
+        if isinstance(cause, IngestError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, aiohttp.InvalidURL | ValueError):
+        return InvalidURL(f"malformed URL: {exc}", url=url)
+    if isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
+        return FetchTimeout(f"timed out: {exc}", url=url)
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return ProtocolError(f"the server broke HTTP: {exc.message}", url=url)
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return ProtocolError(f"the body could not be read: {exc}", url=url)
+    return ConnectionFailed(f"connection failed: {exc or type(exc).__name__}", url=url)
+
+
 async def _fetch(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     url: str,
     policy: FetchPolicy,
     *,
@@ -133,86 +176,72 @@ async def _fetch(
     for _hop in range(policy.max_redirects + 1):
         check_url(current, policy.guard)
         try:
-            request = client.build_request("GET", current, headers=headers)
-            response = await client.send(request, stream=True)
+            async with client.get(current, headers=headers, allow_redirects=False) as response:
+                status = response.status
+                if status in REDIRECT_STATUSES:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise HTTPStatusError(
+                            f"redirect {status} without a Location", url=current, status=status
+                        )
+                    all_permanent = all_permanent and status in PERMANENT_REDIRECTS
+                    await _drain(response)
+                    current = urljoin(current, location.strip())
+                    continue
+                if status == 304:
+                    return NotModified(
+                        url=current,
+                        etag=response.headers.get("etag") or etag,
+                        last_modified=response.headers.get("last-modified") or last_modified,
+                        fresh_for_seconds=freshness_seconds(response.headers, datetime.now(UTC)),
+                    )
+                if status >= 400 or status < 200:
+                    await _drain(response)
+                    raise HTTPStatusError(
+                        f"HTTP {status} {response.reason or ''}".strip(),
+                        url=current,
+                        status=status,
+                        retry_after=parse_retry_after(
+                            response.headers.get("retry-after"), datetime.now(UTC)
+                        ),
+                    )
+                content = await _read_capped(response, policy.max_body_bytes, current)
+                return FetchResult(
+                    url=current,
+                    content=content,
+                    status=status,
+                    content_type=response.headers.get("content-type"),
+                    etag=response.headers.get("etag"),
+                    last_modified=response.headers.get("last-modified"),
+                    permanent_url=current if (current != url and all_permanent) else None,
+                    fresh_for_seconds=freshness_seconds(response.headers, datetime.now(UTC)),
+                )
         except IngestError:
             raise
-        except httpx.TimeoutException as exc:
-            raise FetchTimeout(f"timed out: {exc}", url=current) from exc
-        except httpx.InvalidURL as exc:
-            raise InvalidURL(str(exc), url=current) from exc
-        except (httpx.TransportError, httpcore.ConnectError) as exc:
-            cause = exc.__context__ or exc.__cause__
-            if isinstance(cause, IngestError):
-                raise cause from exc
-            raise ConnectionFailed(
-                f"connection failed: {exc or type(exc).__name__}", url=current
-            ) from exc
-        try:
-            if response.status_code in REDIRECT_STATUSES:
-                location = response.headers.get("location")
-                if not location:
-                    raise HTTPStatusError(
-                        f"redirect {response.status_code} without a Location",
-                        url=current,
-                        status=response.status_code,
-                    )
-                all_permanent = all_permanent and response.status_code in PERMANENT_REDIRECTS
-                current = urljoin(current, location.strip())
-                continue
-            if response.status_code == 304:
-                return NotModified(
-                    url=current,
-                    etag=response.headers.get("etag") or etag,
-                    last_modified=response.headers.get("last-modified") or last_modified,
-                )
-            if response.status_code >= 400 or response.status_code < 200:
-                retry_after = parse_retry_after(
-                    response.headers.get("retry-after"), datetime.now(UTC)
-                )
-                raise HTTPStatusError(
-                    f"HTTP {response.status_code} {response.reason_phrase}".strip(),
-                    url=current,
-                    status=response.status_code,
-                    retry_after=retry_after,
-                )
-            content = await _read_capped(response, policy.max_body_bytes, current)
-            return FetchResult(
-                url=current,
-                content=content,
-                status=response.status_code,
-                content_type=response.headers.get("content-type"),
-                etag=response.headers.get("etag"),
-                last_modified=response.headers.get("last-modified"),
-                permanent_url=current if (current != url and all_permanent) else None,
-                headers=tuple(response.headers.items()),
-            )
-        finally:
-            await response.aclose()
+        except (aiohttp.ClientError, ValueError, TimeoutError) as exc:
+            raise _wrap(exc, current) from exc
     raise TooManyRedirects(f"more than {policy.max_redirects} redirects", url=url)
 
 
-async def _read_capped(response: httpx.Response, cap: int, url: str) -> bytes:
-    declared = response.headers.get("content-length")
-    if (
-        declared
-        and declared.isdigit()
-        and int(declared) > cap
-        and not response.headers.get("content-encoding")
-    ):
+async def _drain(response: aiohttp.ClientResponse, limit: int = 64 * 1024) -> None:
+    """Read a small body we do not need, so the connection can be reused (keep-alive);
+    a large or unknown one is left and the connection is closed instead."""
+    if response.content_length is not None and response.content_length <= limit:
+        try:
+            await response.content.read(limit)
+        except aiohttp.ClientError:
+            return
+
+
+async def _read_capped(response: aiohttp.ClientResponse, cap: int, url: str) -> bytes:
+    declared = response.content_length
+    if declared is not None and declared > cap and not response.headers.get("content-encoding"):
         raise ResponseTooLarge(f"the body is {declared} bytes, over the {cap} byte cap", url=url)
     chunks: list[bytes] = []
     total = 0
-    try:
-        async for chunk in response.aiter_bytes():  # decoded bytes: gzip bombs count
-            total += len(chunk)
-            if total > cap:
-                raise ResponseTooLarge(f"the body is over the {cap} byte cap", url=url)
-            chunks.append(chunk)
-    except httpx.DecodingError as exc:
-        raise ConnectionFailed(f"undecodable body: {exc}", url=url) from exc
-    except httpx.TimeoutException as exc:
-        raise FetchTimeout(f"timed out reading the body: {exc}", url=url) from exc
-    except httpx.TransportError as exc:
-        raise ConnectionFailed(f"connection broke while reading: {exc}", url=url) from exc
+    async for chunk in response.content.iter_chunked(64 * 1024):  # decoded bytes
+        total += len(chunk)
+        if total > cap:
+            raise ResponseTooLarge(f"the body is over the {cap} byte cap", url=url)
+        chunks.append(chunk)
     return b"".join(chunks)

@@ -6,9 +6,9 @@ Two checks, both mandatory:
   no credentials in the URL, a host present, and an IP-literal host in any of its odd
   spellings (``127.1``, ``2130706433``, ``0x7f000001``, ``[::ffff:127.0.0.1]``) refused
   when it is not a public address.
-* :class:`GuardedNetworkBackend` at connect time: the host name is resolved once, every
-  address is checked, and the socket is opened to the checked address itself, so there
-  is no gap between check and connect for DNS rebinding to use.
+* :class:`GuardedResolver` at connect time: the host name is resolved once, every
+  address is checked, and aiohttp opens the socket to the checked address itself, so
+  there is no gap between check and connect for DNS rebinding to use.
 
 ``allow_private=True`` (``KITH_ALLOW_PRIVATE_NETWORKS``) lifts the address check;
 ``allowed_hosts`` lifts it for named hosts only (``host`` or ``host:port``).
@@ -16,15 +16,13 @@ Two checks, both mandatory:
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-import httpcore
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
 
 from ingest.errors import DestinationNotAllowed, InvalidURL
 
@@ -126,73 +124,44 @@ def check_url(url: str, policy: GuardPolicy) -> SplitResult:
     return parts
 
 
-def _default_backend() -> httpcore.AsyncNetworkBackend:
-    return httpcore.AnyIOBackend()
+class GuardedResolver(AbstractResolver):
+    """An aiohttp resolver that checks every address it hands back.
 
-
-class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that resolves, checks, then connects to the checked IP.
-
-    TLS still verifies the certificate against the host name: httpcore passes the
-    origin's host as ``server_hostname`` when it starts TLS on the returned stream.
+    aiohttp connects to exactly the addresses its resolver returns (and caches only
+    those), so the address checked here is the address connected to: no gap between
+    check and connect for DNS rebinding to use. TLS still verifies the host name.
+    aiohttp does not consult the resolver for a well-formed IP literal; those are
+    checked by :func:`check_url`, which runs before every request and redirect hop.
     """
 
-    def __init__(
-        self, policy: GuardPolicy, inner: httpcore.AsyncNetworkBackend | None = None
-    ) -> None:
+    def __init__(self, policy: GuardPolicy, inner: AbstractResolver | None = None) -> None:
         self._policy = policy
-        self._inner = inner or _default_backend()
+        self._inner = inner  # the system resolver is made on first use, inside the loop
 
-    async def _resolve(self, host: str, port: int) -> list[IPAddress]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         literal = parse_ip_literal(host)
-        if literal is not None:
-            return [literal]
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        seen: list[IPAddress] = []
-        for info in infos:
-            addr = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-            if addr not in seen:
-                seen.append(addr)
-        return seen
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._resolve(host, port)
-        for ip in addresses:  # every address must pass: no mixing in a private one
-            check_address(ip, host, port, self._policy)
-        last_exc: Exception | None = None
-        for ip in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    str(ip),
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
+        if literal is not None:  # odd spellings (127.1, 0x7f000001) reach us, not aiohttp's
+            check_address(literal, host, port, self._policy)
+            return [
+                ResolveResult(
+                    hostname=host,
+                    host=str(literal),
+                    port=port,
+                    family=socket.AF_INET6 if literal.version == 6 else socket.AF_INET,
+                    proto=0,
+                    flags=socket.AI_NUMERICHOST,
                 )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout, OSError) as exc:
-                last_exc = exc
-        if last_exc is not None:
-            raise last_exc
-        raise httpcore.ConnectError(f"no address for {host}")
+            ]
+        if self._inner is None:
+            self._inner = ThreadedResolver()
+        results = await self._inner.resolve(host, port, family)
+        for result in results:  # every address must pass: no mixing in a private one
+            ip = ipaddress.ip_address(str(result["host"]).split("%", 1)[0])
+            check_address(ip, host, port, self._policy)
+        return results
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise DestinationNotAllowed("unix sockets are not allowed", url=path)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+    async def close(self) -> None:
+        if self._inner is not None:
+            await self._inner.close()

@@ -1,48 +1,61 @@
-"""Feed bytes -> :class:`FeedData`: feedparser for the format zoo, nh3 for the HTML.
+"""Feed bytes -> :class:`FeedData`.
+
+Three readers, one assembly step (:func:`ingest.assemble.build_feed`):
+
+* JSON Feed 1.0/1.1, read here (feedparser 6 does not read it);
+* well-formed RSS/Atom, read by the lxml fast path (:mod:`ingest.fastparse`);
+* everything else (malformed XML, odd encodings, Atom 0.3, CDF ...) by feedparser.
 
 feedparser only ever receives bytes: given a string it would open local paths and
-fetch URLs itself. The DTD is removed before parsing, so no entity is ever declared,
-expanded or loaded from outside (billion laughs, XXE).
+fetch URLs itself. The DTD is removed before any XML parser sees the document, so no
+entity is ever declared, expanded or loaded from outside (billion laughs, XXE).
+Sanitizing and resolving relative URLs is done once, by nh3, on every path.
 """
 
 from __future__ import annotations
 
 import calendar
-import hashlib
 import html
 import json
 import re
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
+from ingest.assemble import RawEntry, build_feed, parse_rss_author
 from ingest.errors import ParseError
+from ingest.fastparse import parse_xml_fast
 from ingest.sanitize import plain_text, sanitize_html
-from ingest.types import AuthorData, EntryData, FeedData, IdentityEvidence
+from ingest.types import AuthorData, FeedData
 
 # A DOCTYPE with or without an internal subset, anywhere in the prolog.
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*(\[.*?\]\s*)?>", re.IGNORECASE | re.DOTALL)
 _PROLOG_SCAN = 64 * 1024
 
 
+# Author-ish elements cut to 1 KiB before feedparser sees them: its e-mail regex is
+# quadratic, and a 64 KiB author would hold a parser for minutes (the budget in
+# ingest.pool is the backstop). The pattern is linear: no nested quantifiers.
+_LONG_AUTHOR = re.compile(
+    rb"(<(?:[a-z]+:)?(?:author|creator|managingEditor|webMaster|email|name)\b[^>]{0,200}>)"
+    rb"([^<]{1024})[^<]*",
+    re.IGNORECASE,
+)
+
+
+def cap_author_fields(content: bytes) -> bytes:
+    return _LONG_AUTHOR.sub(rb"\1\2", content)
+
+
 def strip_doctype(content: bytes) -> bytes:
     """Remove every DOCTYPE declaration near the start of the document."""
     head, tail = content[:_PROLOG_SCAN], content[_PROLOG_SCAN:]
-    if b"<!" not in head.upper() or b"DOCTYPE" not in head.upper():
+    if b"DOCTYPE" not in head.upper():
         return content
     return _DOCTYPE.sub(b"", head) + tail
-
-
-def normalize_url(url: str) -> str:
-    """A stable form of a profile/home URL for identity keys."""
-    url, _ = urldefrag(url.strip())
-    parts = urlsplit(url)
-    path = parts.path.rstrip("/") or ""
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
 
 
 def safe_link(value: str | None, base: str) -> str | None:
@@ -55,97 +68,6 @@ def safe_link(value: str | None, base: str) -> str | None:
     return absolute
 
 
-def _when(entry: Any, *keys: str) -> datetime | None:
-    for key in keys:
-        parsed = entry.get(key)
-        if isinstance(parsed, time.struct_time):
-            try:
-                return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
-            except (OverflowError, ValueError, OSError):
-                continue
-    return None
-
-
-def _content(entry: Any) -> str:
-    best = ""
-    for block in entry.get("content") or ():
-        value = block.get("value") or ""
-        if len(value) > len(best):
-            best = value
-    summary = entry.get("summary") or ""
-    return best if len(best) >= len(summary) else summary
-
-
-def _author(entry: Any, feed: Any) -> AuthorData:
-    detail = entry.get("author_detail") or {}
-    name = plain_text(detail.get("name") or entry.get("author"), limit=200)
-    uri = detail.get("href")
-    email = detail.get("email")
-    if not (name or uri or email):
-        fdetail = feed.get("author_detail") or {}
-        name = plain_text(fdetail.get("name") or feed.get("author"), limit=200)
-        uri = fdetail.get("href")
-        email = fdetail.get("email")
-    return AuthorData(name=name or None, uri=uri or None, email=email or None)
-
-
-def identity_for(author: AuthorData, *, site: str, fallback_name: str) -> IdentityEvidence:
-    """The identity key an author is recognised by, strongest evidence first."""
-    name = author.name or fallback_name
-    if author.uri and urlsplit(author.uri).scheme.lower() in ("http", "https"):
-        return IdentityEvidence(kind="url", value=normalize_url(author.uri), display_name=name)
-    if author.email and "@" in author.email:
-        digest = hashlib.sha256(author.email.strip().lower().encode()).hexdigest()
-        return IdentityEvidence(kind="email_sha256", value=digest, display_name=name)
-    return IdentityEvidence(
-        kind="feed_author", value=f"{site}|{name.casefold()}", display_name=name
-    )
-
-
-def _make_entry(
-    *,
-    key: str,
-    link: str | None,
-    title: str,
-    body: str,
-    published: datetime | None,
-    updated: datetime | None,
-    author: AuthorData,
-    tags: Iterable[Any],
-    site: str,
-    feed_title: str,
-    comments: bool,
-) -> EntryData:
-    """One EntryData, whichever format it came from."""
-    in_reply_to = None
-    if comments and link:
-        post, fragment = urldefrag(link)
-        in_reply_to = post if fragment else None  # WordPress: post#comment-N
-    clean_tags = (plain_text(t, limit=100) for t in tags if isinstance(t, str))
-    return EntryData(
-        dedupe_key=key,
-        url=link,
-        title=title,
-        content=body,
-        published=published,
-        updated=updated,
-        author=author,
-        identity=identity_for(author, site=site, fallback_name=feed_title),
-        in_reply_to=in_reply_to,
-        tags=tuple(dict.fromkeys(t for t in clean_tags if t)),
-    )
-
-
-def _dedupe_key(entry: Any, link: str | None, title: str, content: str) -> str:
-    guid = (entry.get("id") or "").strip()
-    if guid:
-        return "id:" + guid[:1000]
-    if link:
-        return "link:" + link[:1000]
-    digest = hashlib.sha256((title + "\x00" + content).encode("utf-8", "replace")).hexdigest()
-    return "hash:" + digest
-
-
 def parse_feed(
     content: bytes,
     *,
@@ -156,13 +78,30 @@ def parse_feed(
     """Parse a fetched feed. ``comments`` marks a blog comment feed (replies to posts)."""
     if not isinstance(content, bytes | bytearray):
         raise TypeError("parse_feed takes bytes only")
+    content = bytes(content)
     if _looks_like_json(content, content_type):
-        return _parse_json_feed(bytes(content), url=url, comments=comments)
+        return _parse_json_feed(content, url=url, comments=comments)
+    content = strip_doctype(content)
+    fast = parse_xml_fast(content, url=url, content_type=content_type, comments=comments)
+    if fast is not None:
+        return fast
+    return parse_with_feedparser(content, url=url, content_type=content_type, comments=comments)
+
+
+def parse_with_feedparser(
+    content: bytes, *, url: str, content_type: str | None = None, comments: bool = False
+) -> FeedData:
+    """The robust path: feedparser reads it, nh3 sanitizes and resolves links."""
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
     try:
-        parsed = feedparser.parse(bytes(strip_doctype(bytes(content))), response_headers=headers)
+        parsed = feedparser.parse(
+            cap_author_fields(content),
+            response_headers=headers,
+            sanitize_html=False,  # nh3 does it, identically on every path
+            resolve_relative_uris=False,
+        )
     except Exception as exc:  # feedparser is robust, but a crash here must not escape
         raise ParseError(f"the feed could not be parsed: {exc}", url=url) from exc
     feed = parsed.get("feed") or {}
@@ -170,48 +109,89 @@ def parse_feed(
         reason = parsed.get("bozo_exception")
         detail = f" ({reason})" if reason else ""
         raise ParseError(f"not an RSS, Atom or JSON feed{detail}", url=url)
-
-    feed_link = safe_link(feed.get("link"), url)
-    site = urlsplit(feed_link or url).netloc.lower()
-    feed_title = plain_text(feed.get("title"), limit=300) or site
-    entries: list[EntryData] = []
-    seen: set[str] = set()
+    atom = str(parsed.get("version") or "").startswith("atom")
+    raw_entries = []
     for entry in parsed.get("entries") or ():
-        link = safe_link(entry.get("link"), url)
-        title = plain_text(entry.get("title"), limit=500)
-        body = sanitize_html(_content(entry))
-        key = _dedupe_key(entry, link, title, body)
-        if key in seen:  # the same guid twice in one document: the first one wins
-            continue
-        seen.add(key)
-        entries.append(
-            _make_entry(
-                key=key,
-                link=link,
-                title=title,
-                body=body,
+        body, base = _content(entry, url)
+        raw_entries.append(
+            RawEntry(
+                guid=entry.get("id") or "",
+                link=safe_link(entry.get("link"), url),
+                title=_title(entry, atom=atom),
+                body=sanitize_html(body, base_url=base),
                 published=_when(entry, "published_parsed", "updated_parsed", "created_parsed"),
                 updated=_when(entry, "updated_parsed"),
-                author=_author(entry, feed),
-                tags=(tag.get("term") for tag in entry.get("tags") or ()),
-                site=site,
-                feed_title=feed_title,
-                comments=comments,
+                author=_author(entry, rss=not atom),
+                tags=[t.get("term") or "" for t in entry.get("tags") or ()],
             )
         )
     ttl = feed.get("ttl")
-    return FeedData(
-        title=feed_title,
-        link=feed_link,
-        entries=tuple(entries),
+    return build_feed(
+        url=url,
+        title=_title(feed, atom=atom),
+        link=safe_link(feed.get("link"), url),
+        feed_author=_author(feed, rss=not atom),
+        raw_entries=raw_entries,
         ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.isdigit() else None,
+        comments=comments,
     )
 
 
-def _looks_like_json(content: bytes | bytearray, content_type: str | None) -> bool:
+def _when(entry: Any, *keys: str) -> datetime | None:
+    for key in keys:
+        parsed = dict.get(entry, key)  # bypass feedparser's updated->published aliasing
+        if isinstance(parsed, time.struct_time):
+            try:
+                return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+def _title(obj: Any, *, atom: bool) -> str:
+    """The title as markup. Atom's type="text" is honoured (its '<' stays text); RSS
+    titles are read as HTML, as publishers write them."""
+    title = obj.get("title") or ""
+    if atom and (obj.get("title_detail") or {}).get("type") == "text/plain":
+        return html.escape(title, quote=False)
+    return str(title)
+
+
+def _content(entry: Any, url: str) -> tuple[str, str]:
+    best, base = "", url
+    for block in entry.get("content") or ():
+        value = block.get("value") or ""
+        if len(value) > len(best):
+            best, base = value, block.get("base") or url
+    summary = entry.get("summary") or ""
+    if len(summary) > len(best):
+        detail = entry.get("summary_detail") or {}
+        best, base = summary, detail.get("base") or url
+        if detail.get("type") == "text/plain":
+            best = html.escape(best, quote=False)
+    return best, base
+
+
+def _author(obj: Any, *, rss: bool) -> AuthorData | None:
+    detail = obj.get("author_detail") or {}
+    name = plain_text(detail.get("name") or obj.get("author"), limit=200) or None
+    uri = detail.get("href") or None
+    email = detail.get("email") or None
+    raw = dict.get(obj, "author")
+    if rss and isinstance(raw, str) and "@" in raw:
+        # feedparser splits "a@b (Name)" with a faulty regex; read the raw string ourselves
+        parsed_name, email = parse_rss_author(raw)
+        creator = plain_text(dict.get(obj, "dc_creator") or "", limit=200)
+        name = creator or parsed_name
+    if not (name or uri or email):
+        return None
+    return AuthorData(name=name, uri=uri, email=email)
+
+
+def _looks_like_json(content: bytes, content_type: str | None) -> bool:
     if content_type and "json" in content_type.lower():
         return True
-    return bytes(content[:64]).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+    return content[:64].lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
 
 
 def _iso(value: object) -> datetime | None:
@@ -233,7 +213,7 @@ def _json_author(obj: object) -> AuthorData | None:
 
 
 def _parse_json_feed(content: bytes, *, url: str, comments: bool) -> FeedData:
-    """JSON Feed 1.0/1.1 (feedparser 6 does not read it)."""
+    """JSON Feed 1.0/1.1."""
     try:
         doc = json.loads(content.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -242,46 +222,36 @@ def _parse_json_feed(content: bytes, *, url: str, comments: bool) -> FeedData:
         "https://jsonfeed.org/version/"
     ):
         raise ParseError("not a JSON feed: no jsonfeed.org version", url=url)
-    feed_link = safe_link(doc.get("home_page_url"), url)
-    site = urlsplit(feed_link or url).netloc.lower()
-    feed_title = plain_text(str(doc.get("title") or ""), limit=300) or site
     feed_authors = [a for a in map(_json_author, doc.get("authors") or [doc.get("author")]) if a]
-    entries: list[EntryData] = []
-    seen: set[str] = set()
+    raw_entries = []
     for raw in doc.get("items") or ():
         if not isinstance(raw, dict):
             continue
-        link = safe_link(raw.get("url") if isinstance(raw.get("url"), str) else None, url)
-        title = plain_text(str(raw.get("title") or ""), limit=500)
         if isinstance(raw.get("content_html"), str):
-            body = sanitize_html(raw["content_html"])
+            body = raw["content_html"]
         else:
-            body = sanitize_html(
-                _escape_text(str(raw.get("content_text") or raw.get("summary") or ""))
-            )
-        guid = str(raw.get("id") or "").strip()
-        key = ("id:" + guid[:1000]) if guid else _dedupe_key({}, link, title, body)
-        if key in seen:
-            continue
-        seen.add(key)
+            text = str(raw.get("content_text") or raw.get("summary") or "")
+            body = "<p>" + html.escape(text) + "</p>" if text else ""
         authors = [a for a in map(_json_author, raw.get("authors") or [raw.get("author")]) if a]
-        entries.append(
-            _make_entry(
-                key=key,
-                link=link,
-                title=title,
-                body=body,
+        link = raw.get("url") if isinstance(raw.get("url"), str) else None
+        raw_entries.append(
+            RawEntry(
+                guid=str(raw.get("id") or ""),
+                link=safe_link(link, url),
+                title=html.escape(str(raw.get("title") or ""), quote=False),
+                body=sanitize_html(body, base_url=url),
                 published=_iso(raw.get("date_published")) or _iso(raw.get("date_modified")),
                 updated=_iso(raw.get("date_modified")),
-                author=(authors or feed_authors or [AuthorData()])[0],
-                tags=(str(x) for x in raw.get("tags") or ()),
-                site=site,
-                feed_title=feed_title,
-                comments=comments,
+                author=authors[0] if authors else None,
+                tags=[str(t) for t in raw.get("tags") or ()],
             )
         )
-    return FeedData(title=feed_title, link=feed_link, entries=tuple(entries))
-
-
-def _escape_text(text: str) -> str:
-    return "<p>" + html.escape(text) + "</p>" if text else ""
+    return build_feed(
+        url=url,
+        title=html.escape(str(doc.get("title") or ""), quote=False),
+        link=safe_link(doc.get("home_page_url"), url),
+        feed_author=feed_authors[0] if feed_authors else None,
+        raw_entries=raw_entries,
+        ttl_minutes=None,
+        comments=comments,
+    )

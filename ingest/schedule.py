@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+
+MINIMUM = timedelta(minutes=5)
+MAXIMUM = timedelta(hours=24)
+WEEK = timedelta(days=7)
+
+
+def posting_interval(
+    published: Iterable[datetime | None], *, now: datetime, fallback: timedelta
+) -> timedelta:
+    """A week divided by the entries of the last week (Miniflux's entry-frequency rule).
+
+    No dated entries: ``fallback``; dated but none in the last week: the maximum gap.
+    """
+    dated = [p for p in published if p is not None]
+    if not dated:
+        return fallback
+    recent = sum(1 for p in dated if timedelta(0) <= now - p <= WEEK)
+    return WEEK / recent if recent else MAXIMUM
 
 
 def next_check_after_success(
@@ -10,13 +29,22 @@ def next_check_after_success(
     *,
     interval: timedelta,
     ttl_minutes: int | None = None,
-    minimum: timedelta = timedelta(minutes=5),
-    maximum: timedelta = timedelta(hours=24),
+    fresh_for_seconds: float | None = None,
+    priority: float = 1.0,
+    minimum: timedelta = MINIMUM,
+    maximum: timedelta = MAXIMUM,
 ) -> datetime:
-    """The next check after a fetch that worked; a feed's TTL can only lengthen it."""
-    wait = interval
+    """The next check after a fetch that worked, clamped to [minimum, maximum].
+
+    ``priority`` > 1 checks sooner (sources of people the user values highly; the
+    ranking issue supplies it); the feed's TTL and the server's Cache-Control/Expires
+    freshness are floors that priority never undercuts.
+    """
+    wait = interval / max(priority, 0.1)
     if ttl_minutes is not None:
         wait = max(wait, timedelta(minutes=ttl_minutes))
+    if fresh_for_seconds is not None:
+        wait = max(wait, timedelta(seconds=fresh_for_seconds))
     return now + min(max(wait, minimum), maximum)
 
 
@@ -25,8 +53,8 @@ def next_check_after_failure(
     *,
     error_count: int,
     jitter: float,
-    base: timedelta = timedelta(minutes=5),
-    cap: timedelta = timedelta(hours=24),
+    base: timedelta = MINIMUM,
+    cap: timedelta = MAXIMUM,
     retry_after_seconds: float | None = None,
 ) -> datetime:
     """Exponential backoff with jitter and a cap; Retry-After honoured within the cap.

@@ -19,7 +19,8 @@ class FetchResult:
     # the URL to store as the source's new address, set only when every hop was a
     # permanent redirect (301/308) and the target passed the network guard
     permanent_url: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
+    # seconds the server says the response stays fresh (Cache-Control / Expires)
+    fresh_for_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ class NotModified:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    fresh_for_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 
 @dataclass
@@ -29,10 +32,15 @@ class FeedServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.connections = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                server.connections += 1
+                super().setup()
 
             def do_GET(self) -> None:  # noqa: N802
                 path = urlsplit(self.path).path
@@ -102,3 +110,37 @@ def rss(
         )
     parts.append("</channel></rss>")
     return "".join(parts).encode()
+
+
+class StubResolver(AbstractResolver):
+    """A stub DNS: host -> addresses, or a list of answers given in turn (rebinding)."""
+
+    def __init__(self, table: dict[str, list[str] | list[list[str]]]) -> None:
+        self.table = table
+        self.calls: list[str] = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: int = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.calls.append(host)
+        answer = self.table.get(host)
+        if answer is None:
+            raise OSError(f"stub DNS: no such host {host}")
+        if answer and isinstance(answer[0], list):  # successive answers, the last one repeats
+            addresses = answer.pop(0) if len(answer) > 1 else answer[0]
+        else:
+            addresses = answer
+        return [
+            ResolveResult(
+                hostname=host,
+                host=a,
+                port=port,
+                family=socket.AF_INET6 if ":" in a else socket.AF_INET,
+                proto=0,
+                flags=0,
+            )
+            for a in addresses  # type: ignore[union-attr]
+        ]
+
+    async def close(self) -> None:
+        pass

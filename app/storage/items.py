@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, insert, update
 from sqlmodel import Session, and_, col, or_, select
 
 from app.errors import InvalidInput
@@ -38,56 +38,63 @@ def upsert_entries(
     identity_ids: dict[tuple[str, str], int],
     now: datetime,
 ) -> UpsertCounts:
-    """Insert new entries, update changed ones; unchanged ones cost one indexed read.
+    """Insert new entries and update changed ones, in bulk; unchanged ones cost one
+    indexed read for the whole batch.
 
     Read and feedback state live in other tables keyed by item id, so an update
     never touches them.
     """
     assert source.id is not None
     keys = [e.dedupe_key for e in entries]
-    existing: dict[str, Item] = {}
+    existing: dict[str, tuple[int, str]] = {}
     for start in range(0, len(keys), 500):
-        for item in session.exec(
-            select(Item).where(
+        rows = session.execute(
+            select(Item.id, Item.dedupe_key, Item.content_hash).where(
                 Item.source_id == source.id, col(Item.dedupe_key).in_(keys[start : start + 500])
             )
-        ).all():
-            existing[item.dedupe_key] = item
-    new = updated = 0
+        ).all()
+        for item_id, key, digest in rows:
+            existing[key] = (item_id, digest)
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
     for entry in entries:
         digest = content_hash(entry)
-        identity_id = identity_ids.get((entry.identity.kind, entry.identity.value))
-        item = existing.get(entry.dedupe_key)
-        if item is None:
+        found = existing.get(entry.dedupe_key)
+        if found is None:
             published = entry.published or entry.updated or now
-            session.add(
-                Item(
-                    user_id=source.user_id,
-                    source_id=source.id,
-                    dedupe_key=entry.dedupe_key,
-                    url=entry.url,
-                    title=entry.title,
-                    content=entry.content,
-                    content_hash=digest,
-                    published=min(published, now),  # a clock in the future does not pin
-                    updated=entry.updated,
-                    fetched_at=now,
-                    author_name=entry.author.name,
-                    identity_id=identity_id,
-                    in_reply_to=entry.in_reply_to,
-                )
+            inserts.append(
+                {
+                    "user_id": source.user_id,
+                    "source_id": source.id,
+                    "dedupe_key": entry.dedupe_key,
+                    "url": entry.url,
+                    "title": entry.title,
+                    "content": entry.content,
+                    "content_hash": digest,
+                    "published": min(published, now),  # a clock in the future does not pin
+                    "updated": entry.updated,
+                    "fetched_at": now,
+                    "author_name": entry.author.name,
+                    "identity_id": identity_ids.get((entry.identity.kind, entry.identity.value)),
+                    "in_reply_to": entry.in_reply_to,
+                }
             )
-            new += 1
-        elif item.content_hash != digest:
-            item.title = entry.title
-            item.url = entry.url
-            item.content = entry.content
-            item.content_hash = digest
-            item.updated = entry.updated or now
-            session.add(item)
-            updated += 1
-    session.flush()
-    return UpsertCounts(new=new, updated=updated)
+        elif found[1] != digest:
+            updates.append(
+                {
+                    "id": found[0],
+                    "title": entry.title,
+                    "url": entry.url,
+                    "content": entry.content,
+                    "content_hash": digest,
+                    "updated": entry.updated or now,
+                }
+            )
+    if inserts:
+        session.execute(insert(Item), inserts)
+    if updates:
+        session.execute(update(Item), updates)
+    return UpsertCounts(new=len(inserts), updated=len(updates))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from app.errors import Conflict, NotFound
@@ -113,6 +114,34 @@ def record_success(
         if clash is None:
             source.url = new_url
     session.add(source)
+
+
+def success_values(
+    *,
+    source_id: int,
+    now: datetime,
+    next_check_at: datetime,
+    etag: str | None,
+    last_modified: str | None,
+) -> dict[str, object]:
+    """The columns a successful check sets, for :func:`record_successes`."""
+    return {
+        "id": source_id,
+        "error_code": None,
+        "error_message": None,
+        "error_count": 0,
+        "last_checked_at": now,
+        "last_success_at": now,
+        "next_check_at": next_check_at,
+        "etag": etag,
+        "last_modified": last_modified,
+    }
+
+
+def record_successes(session: Session, *, rows: list[dict[str, object]]) -> None:
+    """Many successful checks that changed nothing else (304s), in one bulk UPDATE."""
+    if rows:
+        session.execute(update(Source), rows)
 
 
 def record_failure(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import gzip
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -75,32 +76,65 @@ def test_not_modified_is_cheap_and_clean(settings: Settings, feed_server: FeedSe
     assert source_row(engine, sid).error_code is None
 
 
+XXE = (Path(__file__).resolve().parent.parent / "data" / "xxe.xml").read_bytes()
+
 BAD_REPLIES = {
-    "server_error": Reply(500, b"boom"),
-    "rate_limited": Reply(429, b"", {"Retry-After": "3600"}),
-    "parse_error": Reply(200, b"<html>not a feed</html>"),
-    "response_too_large": Reply(
-        200, gzip.compress(b"\0" * 20_000_000), {"Content-Encoding": "gzip"}
+    "server_error": (Reply(500, b"boom"), "server_error"),
+    "rate_limited": (Reply(429, b"", {"Retry-After": "3600"}), "rate_limited"),
+    "gone": (Reply(410, b"gone"), "gone"),
+    "not_found": (Reply(404, b"gone fishing"), "not_found"),
+    "not_a_feed": (Reply(200, b"<html>not a feed</html>"), "parse_error"),
+    "gzip_bomb": (
+        Reply(200, gzip.compress(b"\0" * 20_000_000), {"Content-Encoding": "gzip"}),
+        "response_too_large",
     ),
-    "timeout": Reply(200, b"x" * 50, drip_delay=0.2),
+    "oversized": (Reply(200, b"x" * 300_000), "response_too_large"),
+    "slow_drip": (Reply(200, b"x" * 50, drip_delay=0.2), "timeout"),
+    "never_answers": (Reply(200, b"late", hang=3), "timeout"),
+    "huge_headers": (Reply(200, b"<rss/>", {"X-Junk": "j" * 100_000}), "protocol_error"),
+    "redirect_to_loopback": (
+        Reply(302, b"", {"Location": "http://127.1/"}),
+        "destination_not_allowed",
+    ),
+    "redirect_loop": (Reply(302, b"", {"Location": "/feed"}), "too_many_redirects"),
 }
 
 
-@pytest.mark.parametrize("code", sorted(BAD_REPLIES))
+@pytest.mark.parametrize("case", sorted(BAD_REPLIES))
 def test_failures_keep_items_and_show_the_error(
-    settings: Settings, feed_server: FeedServer, code: str
+    settings: Settings, feed_server: FeedServer, case: str
 ) -> None:
-    settings = settings.model_copy(update={"fetch_deadline_seconds": 1.0})
+    reply, code = BAD_REPLIES[case]
+    settings = settings.model_copy(
+        update={"fetch_deadline_seconds": 1.0, "fetch_max_bytes": 200_000}
+    )
     feed_server.routes["/feed"] = Reply(200, FEED)
     engine, sid = setup_source(settings, feed_server.url("/feed"))
     run(settings, engine)
-    feed_server.routes["/feed"] = BAD_REPLIES[code]
+    feed_server.routes["/feed"] = reply
     stats = run(settings, engine)
     assert stats.errors == 1
-    src = source_row(engine, sid)
-    assert src.error_code == code and src.error_message and src.error_count == 1
-    assert src.next_check_at > datetime.now(UTC)
+    with session_scope(engine) as s:
+        _, raw = user_store.create_token(s, user_id=1)
+    from app.main import create_app
+
+    with TestClient(create_app(settings)) as client:
+        body = client.get(
+            f"/api/v1/sources/{sid}", headers={"Authorization": f"Bearer {raw}"}
+        ).json()
+        titles = sorted(
+            i["title"]
+            for i in client.get(
+                "/api/v1/timeline", headers={"Authorization": f"Bearer {raw}"}
+            ).json()["items"]
+        )
+    assert body["error_code"] == code and body["error_message"] and body["error_count"] == 1
+    assert datetime.fromisoformat(body["next_check_at"]) > datetime.now(UTC)
+    assert titles == ["First", "Second"]  # what was stored before is untouched
     assert item_count(engine) == 2
+    if code == "gone":
+        assert body["paused"] is True
+        return
     run(settings, engine)
     assert source_row(engine, sid).error_count == 2
     # one success resets the error state
@@ -177,3 +211,68 @@ def test_one_failing_source_does_not_hold_up_others(
     assert (stats.sources, stats.errors, stats.new_items) == (2, 1, 2)
     assert source_row(engine, bad).error_code == "timeout"
     assert good.id is not None and source_row(engine, good.id).error_code is None
+
+
+def test_billion_laughs_and_xxe_store_nothing_harmful(
+    settings: Settings, feed_server: FeedServer
+) -> None:
+    feed_server.routes["/feed"] = Reply(200, FEED)
+    engine, sid = setup_source(settings, feed_server.url("/feed"))
+    run(settings, engine)
+    feed_server.routes["/feed"] = Reply(200, XXE)
+    stats = run(settings, engine)
+    assert stats.errors == 0 and stats.new_items == 1
+    with session_scope(engine) as s:
+        items = s.exec(select(Item)).all()
+    assert len(items) == 3  # the two stored before, untouched, and the hostile one
+    assert all("root:" not in i.title + i.content and "lollol" not in i.content for i in items)
+
+
+def test_posting_frequency_drives_the_next_check(
+    settings: Settings, feed_server: FeedServer
+) -> None:
+    now = datetime.now(UTC)
+    from email.utils import format_datetime
+
+    items = "".join(
+        f"<item><guid>{n}</guid><title>t{n}</title><pubDate>{format_datetime(now - timedelta(hours=12 * n))}</pubDate></item>"
+        for n in range(14)
+    )
+    feed_server.routes["/feed"] = Reply(
+        200, f"<rss version='2.0'><channel><title>t</title>{items}</channel></rss>".encode()
+    )
+    engine, sid = setup_source(settings, feed_server.url("/feed"))
+    run(settings, engine)
+    src = source_row(engine, sid)
+    assert src.check_interval_seconds == 12 * 3600  # 14 posts a week: every 12 hours
+    assert (
+        timedelta(hours=11, minutes=59) < src.next_check_at - now < timedelta(hours=12, minutes=5)
+    )
+
+
+def test_priority_hook_checks_valued_sources_sooner(
+    settings: Settings, feed_server: FeedServer
+) -> None:
+    undated = b"<rss version='2.0'><channel><title>t</title><item><guid>1</guid><title>x</title></item></channel></rss>"
+    feed_server.routes["/feed"] = Reply(200, undated)  # no dates: the default interval applies
+    engine, sid = setup_source(settings, feed_server.url("/feed"))
+    before = datetime.now(UTC)
+    options = RefreshOptions(
+        policy=settings.fetch_policy(), interval=timedelta(hours=4), priority=lambda _id: 4.0
+    )
+    refresh_due(engine, options, include_all=True)
+    wait = source_row(engine, sid).next_check_at - before
+    assert timedelta(minutes=59) < wait < timedelta(minutes=62)
+
+
+def test_progress_is_reported_per_source(settings: Settings, feed_server: FeedServer) -> None:
+    feed_server.routes["/feed"] = Reply(200, FEED)
+    engine, _ = setup_source(settings, feed_server.url("/feed"))
+    seen: list[tuple[int, int]] = []
+    refresh_due(
+        engine,
+        RefreshOptions(policy=settings.fetch_policy()),
+        include_all=True,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen == [(1, 1)]

@@ -51,7 +51,7 @@ def store(
     with session_scope(engine) as s:
         source = source_store.get_source(s, user_id=_owner(s, source_id), source_id=source_id)
         ids = people_store.resolve_identities(
-            s, user_id=source.user_id, evidence=[e.identity for e in entries]
+            s, user_id=source.user_id, evidence=[e.identity for e in entries], now=now
         )
         return item_store.upsert_entries(
             s, source=source, entries=entries, identity_ids=ids, now=now
@@ -147,9 +147,9 @@ def test_identities_resolve_per_user(engine: sa.Engine) -> None:
     alice, bob = make_user(engine, "alice"), make_user(engine, "bob")
     ev = IdentityEvidence(kind="url", value="https://ann.example", display_name="Ann")
     with session_scope(engine) as s:
-        a1 = people_store.resolve_identities(s, user_id=alice, evidence=[ev, ev])
-        a2 = people_store.resolve_identities(s, user_id=alice, evidence=[ev])
-        b1 = people_store.resolve_identities(s, user_id=bob, evidence=[ev])
+        a1 = people_store.resolve_identities(s, user_id=alice, evidence=[ev, ev], now=NOW)
+        a2 = people_store.resolve_identities(s, user_id=alice, evidence=[ev], now=NOW)
+        b1 = people_store.resolve_identities(s, user_id=bob, evidence=[ev], now=NOW)
     assert a1 == a2
     assert a1[("url", "https://ann.example")] != b1[("url", "https://ann.example")]
 

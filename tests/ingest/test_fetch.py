@@ -8,16 +8,18 @@ import gzip
 import pytest
 
 from ingest.errors import (
+    ConnectionFailed,
     DestinationNotAllowed,
     FetchTimeout,
     HTTPStatusError,
+    ProtocolError,
     ResponseTooLarge,
     TooManyRedirects,
 )
 from ingest.fetch import FetchPolicy, fetch, make_client
 from ingest.guard import GuardPolicy
 from ingest.types import FetchResult, NotModified
-from tests.helpers import FeedServer, Reply, rss
+from tests.helpers import FeedServer, Reply, StubResolver, rss
 
 
 def policy_for(server: FeedServer, **kw: object) -> FetchPolicy:
@@ -25,12 +27,20 @@ def policy_for(server: FeedServer, **kw: object) -> FetchPolicy:
     return FetchPolicy(guard=guard, **kw)  # type: ignore[arg-type]
 
 
-def run_fetch(server: FeedServer, path: str, policy: FetchPolicy | None = None, **kw: str | None):
+def run_fetch(
+    server: FeedServer,
+    path: str,
+    policy: FetchPolicy | None = None,
+    *,
+    url: str | None = None,
+    dns: StubResolver | None = None,
+    **kw: str | None,
+):
     policy = policy or policy_for(server)
 
     async def go():
-        async with make_client(policy) as client:
-            return await fetch(client, server.url(path), policy, **kw)
+        async with make_client(policy, dns=dns) as client:
+            return await fetch(client, url or server.url(path), policy, **kw)
 
     return asyncio.run(go())
 
@@ -143,3 +153,87 @@ def test_loopback_is_refused_without_the_allow_list(feed_server: FeedServer) -> 
     with pytest.raises(DestinationNotAllowed):
         run_fetch(feed_server, "/feed", FetchPolicy())
     assert feed_server.requests == []
+
+
+def test_a_name_resolving_to_loopback_is_refused_at_connect_time(feed_server: FeedServer) -> None:
+    feed_server.routes["/feed"] = Reply(200, b"<rss/>")
+    dns = StubResolver({"feeds.example": ["127.0.0.1"]})
+    with pytest.raises(DestinationNotAllowed):
+        run_fetch(
+            feed_server,
+            "/feed",
+            FetchPolicy(),
+            url=f"http://feeds.example:{feed_server.port}/feed",
+            dns=dns,
+        )
+    assert dns.calls == ["feeds.example"] and feed_server.requests == []
+
+
+def test_the_checked_address_is_the_one_connected_to(feed_server: FeedServer) -> None:
+    """Allow-listed by name, resolved by the stub: the request reaches the server."""
+    feed_server.routes["/feed"] = Reply(200, b"<rss/>")
+    dns = StubResolver({"feeds.example": ["127.0.0.1"]})
+    policy = FetchPolicy(
+        guard=GuardPolicy(allowed_hosts=frozenset({f"feeds.example:{feed_server.port}"}))
+    )
+    result = run_fetch(
+        feed_server, "/feed", policy, url=f"http://feeds.example:{feed_server.port}/feed", dns=dns
+    )
+    assert isinstance(result, FetchResult) and feed_server.hits("/feed") == 1
+
+
+def test_rebinding_to_private_on_the_second_lookup_is_refused(feed_server: FeedServer) -> None:
+    """First answer public, second private: the connection is never made to the private one."""
+    feed_server.routes["/feed"] = Reply(200, b"<rss/>")
+    dns = StubResolver({"rebind.example": [["93.184.215.14"], ["127.0.0.1"]]})
+    policy = FetchPolicy(connect_timeout=0.5, deadline_seconds=2)
+    url = f"http://rebind.example:{feed_server.port}/feed"
+    for _ in range(2):
+        with pytest.raises((DestinationNotAllowed, ConnectionFailed, FetchTimeout)):
+            run_fetch(feed_server, "/feed", policy, url=url, dns=dns)
+    assert feed_server.requests == []
+
+
+def test_huge_headers_are_refused(feed_server: FeedServer) -> None:
+    feed_server.routes["/feed"] = Reply(200, b"<rss/>", {"X-Junk": "a" * 200_000})
+    with pytest.raises(ProtocolError) as info:
+        run_fetch(feed_server, "/feed")
+    assert info.value.code == "protocol_error"
+
+
+def test_brotli_and_deflate_are_decoded(feed_server: FeedServer) -> None:
+    import zlib
+
+    import brotli
+
+    body = rss(("a", "A", "<p>a</p>"))
+    feed_server.routes["/br"] = Reply(200, brotli.compress(body), {"Content-Encoding": "br"})
+    feed_server.routes["/deflate"] = Reply(
+        200, zlib.compress(body), {"Content-Encoding": "deflate"}
+    )
+    for path in ("/br", "/deflate"):
+        result = run_fetch(feed_server, path)
+        assert isinstance(result, FetchResult) and result.content == body
+
+
+def test_cache_control_and_expires_are_reported(feed_server: FeedServer) -> None:
+    feed_server.routes["/cc"] = Reply(200, b"<rss/>", {"Cache-Control": "public, max-age=7200"})
+    feed_server.routes["/exp"] = Reply(200, b"<rss/>", {"Expires": "Thu, 01 Jan 2099 00:00:00 GMT"})
+    feed_server.routes["/none"] = Reply(200, b"<rss/>", {"Cache-Control": "no-cache"})
+    assert run_fetch(feed_server, "/cc").fresh_for_seconds == 7200
+    assert run_fetch(feed_server, "/exp").fresh_for_seconds > 86400 * 365
+    assert run_fetch(feed_server, "/none").fresh_for_seconds == 0
+
+
+def test_keep_alive_reuses_connections_across_304s(feed_server: FeedServer) -> None:
+    feed_server.routes["/a"] = Reply(304, b"", {"ETag": '"1"'})
+    policy = policy_for(feed_server)
+
+    async def go():
+        async with make_client(policy) as client:
+            for _ in range(5):
+                await fetch(client, feed_server.url("/a"), policy, etag='"1"')
+            return client.connector._conns  # type: ignore[union-attr]
+
+    asyncio.run(go())
+    assert feed_server.connections == 1

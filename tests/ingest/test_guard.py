@@ -9,13 +9,13 @@ import pytest
 
 from ingest.errors import DestinationNotAllowed, InvalidURL
 from ingest.guard import (
-    GuardedNetworkBackend,
+    GuardedResolver,
     GuardPolicy,
     check_url,
     is_public_ip,
     parse_ip_literal,
 )
-from tests.helpers import FeedServer
+from tests.helpers import StubResolver
 
 CLOSED = GuardPolicy()
 
@@ -110,15 +110,35 @@ def test_public_ip_classification() -> None:
     assert not is_public_ip(ipaddress.ip_address("100.100.100.100"))
 
 
-def test_connect_time_check_refuses_a_name_that_resolves_to_loopback(
-    feed_server: FeedServer,
-) -> None:
-    """check_url lets a host name through; the backend resolves it and refuses to connect."""
-    backend = GuardedNetworkBackend(CLOSED)
+def test_resolver_refuses_a_name_that_resolves_to_loopback() -> None:
+    """check_url lets a host name through; the resolver checks what it resolves to."""
+    resolver = GuardedResolver(CLOSED)
 
-    async def connect() -> None:
-        await backend.connect_tcp("localhost", feed_server.port, timeout=2)
+    async def resolve() -> None:
+        try:
+            await resolver.resolve("localhost", 80)
+        finally:
+            await resolver.close()
 
     with pytest.raises(DestinationNotAllowed):
-        asyncio.run(connect())
-    assert feed_server.requests == []
+        asyncio.run(resolve())
+
+
+def test_resolver_refuses_if_any_address_is_private() -> None:
+    resolver = GuardedResolver(
+        CLOSED, StubResolver({"mixed.example": ["93.184.215.14", "10.0.0.7"]})
+    )
+    with pytest.raises(DestinationNotAllowed):
+        asyncio.run(resolver.resolve("mixed.example", 80))
+
+
+def test_resolver_passes_public_addresses_through() -> None:
+    resolver = GuardedResolver(CLOSED, StubResolver({"pub.example": ["93.184.215.14"]}))
+    (result,) = asyncio.run(resolver.resolve("pub.example", 443))
+    assert result["host"] == "93.184.215.14" and result["hostname"] == "pub.example"
+
+
+def test_odd_literal_reaching_the_resolver_is_checked() -> None:
+    resolver = GuardedResolver(CLOSED)
+    with pytest.raises(DestinationNotAllowed):
+        asyncio.run(resolver.resolve("0x7f000001", 80))

@@ -6,7 +6,7 @@ import pytest
 
 from ingest.errors import OPMLError
 from ingest.opml import OPMLOutline, parse_opml, render_opml
-from ingest.schedule import next_check_after_failure, next_check_after_success
+from ingest.schedule import next_check_after_failure, next_check_after_success, posting_interval
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -59,3 +59,40 @@ def test_failure_backoff_grows_with_jitter_and_a_cap() -> None:
     assert next_check_after_failure(NOW, error_count=40, jitter=0.5) - NOW == timedelta(hours=24)
     honoured = next_check_after_failure(NOW, error_count=1, jitter=0, retry_after_seconds=3600)
     assert honoured - NOW == timedelta(hours=1)
+
+
+def test_posting_frequency_sets_the_interval() -> None:
+    daily = [NOW - timedelta(days=d) for d in range(7)]
+    assert posting_interval(daily, now=NOW, fallback=timedelta(hours=1)) == timedelta(days=1)
+    busy = [NOW - timedelta(hours=h) for h in range(168)] + [NOW - timedelta(days=30)]
+    assert posting_interval(busy, now=NOW, fallback=timedelta(hours=1)) == timedelta(hours=1)
+    stale = [NOW - timedelta(days=40)]
+    assert posting_interval(stale, now=NOW, fallback=timedelta(hours=1)) == timedelta(hours=24)
+    assert posting_interval([None, None], now=NOW, fallback=timedelta(hours=2)) == timedelta(
+        hours=2
+    )
+    # a flood is clamped to the 5-minute floor by next_check_after_success
+    flood = [NOW - timedelta(seconds=s) for s in range(5000)]
+    wait = (
+        next_check_after_success(
+            NOW, interval=posting_interval(flood, now=NOW, fallback=timedelta(hours=1))
+        )
+        - NOW
+    )
+    assert wait == timedelta(minutes=5)
+
+
+def test_cache_headers_and_ttl_are_floors_priority_cannot_undercut() -> None:
+    hour = timedelta(hours=1)
+    assert (
+        next_check_after_success(NOW, interval=hour, fresh_for_seconds=3 * 3600) - NOW == 3 * hour
+    )
+    assert next_check_after_success(NOW, interval=hour, fresh_for_seconds=60) - NOW == hour
+    assert next_check_after_success(NOW, interval=hour, priority=4) - NOW == timedelta(minutes=15)
+    assert next_check_after_success(NOW, interval=hour, priority=4, ttl_minutes=60) - NOW == hour
+    assert next_check_after_success(NOW, interval=hour, priority=0.5) - NOW == 2 * hour
+
+
+def test_retry_after_is_clamped_to_the_cap() -> None:
+    far = next_check_after_failure(NOW, error_count=1, jitter=0, retry_after_seconds=30 * 86400)
+    assert far - NOW == timedelta(hours=24)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +23,7 @@ def test_atom_relative_links_authors_and_dates() -> None:
     assert feed.title == "Ada & friends blog"
     first, second = feed.entries
     assert first.url == "https://writer.example/blog/posts/relative"
-    assert first.title == "Relative links"
+    assert first.title == "Relative <i>links</i>"  # type="text": the markup is text
     assert first.published == datetime(2026, 11, 20, 11, 0, tzinfo=UTC)
     assert first.tags == ("notes", "web")
     assert 'href="https://writer.example/other/"' in first.content
@@ -85,10 +84,7 @@ def test_comment_feed_threads_and_plain_text_names() -> None:
 
 
 def test_entities_are_never_expanded_nor_loaded() -> None:
-    started = time.monotonic()
     feed = parse_feed(load("xxe.xml"), url="https://hostile.example/feed")
-    elapsed = time.monotonic() - started
-    assert elapsed < 5  # a billion laughs would not finish
     entry = feed.entries[0]
     assert "root:" not in entry.title and "root:" not in entry.content
     assert "lollollol" not in entry.content
