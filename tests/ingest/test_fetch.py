@@ -237,3 +237,26 @@ def test_keep_alive_reuses_connections_across_304s(feed_server: FeedServer) -> N
 
     asyncio.run(go())
     assert feed_server.connections == 1
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "127.1",
+        "2130706433",
+        "0x7f000001",
+        "0177.0.0.1",
+        "127.0.0.01",
+        "[::ffff:127.0.0.1]",
+        "localhost",
+    ],
+)
+def test_every_spelling_of_loopback_is_refused_before_a_connection(
+    feed_server: FeedServer, host: str
+) -> None:
+    feed_server.routes["/feed"] = Reply(200, rss(("a", "A", "x")))
+    with pytest.raises(DestinationNotAllowed) as info:
+        run_fetch(feed_server, "/feed", FetchPolicy(), url=f"http://{host}:{feed_server.port}/feed")
+    assert info.value.code == "destination_not_allowed"
+    assert feed_server.connections == 0 and feed_server.requests == []
