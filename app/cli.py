@@ -82,29 +82,44 @@ def user_add(
 def source_add(
     url: str,
     user: Annotated[str, typer.Option("--user", help="The user who subscribes")],
-    kind: Annotated[str, typer.Option("--kind", help="feed | comments | mastodon")] = "feed",
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="feed | comments | mastodon (found if omitted)")
+    ] = None,
     token: Annotated[str | None, typer.Option("--token", help="Mastodon access token")] = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check/--no-check", help="Fetch the URL first; a site URL finds its feeds"),
+    ] = True,
 ) -> None:
     """Subscribe a user to a source; a refused URL exits non-zero with the error code."""
-    from app.subscriptions import add_source
+    import asyncio
+
+    from app.subscriptions import add_source, discover
 
     settings = _settings()
-    if kind not in ("feed", "comments", "mastodon"):
+    if kind not in (None, "feed", "comments", "mastodon"):
         raise _fail("invalid_input", "--kind is one of feed, comments, mastodon", 2)
     upgrade_database(settings.database_url)
+    policy = settings.fetch_policy()
     try:
+        found_url, found_kind = url, kind or "feed"
+        if check:
+            (first, *others) = asyncio.run(discover(url, policy))
+            found_url, found_kind = first.url, kind or first.kind
+            for other in others:
+                typer.echo(f"also found: {other.url} ({other.kind})", err=True)
         with session_scope(get_engine(settings.database_url)) as session:
             source = add_source(
                 session,
                 user_id=_user_id(session, user),
-                url=url,
-                kind=kind,
-                guard=settings.fetch_policy().guard,
+                url=found_url,
+                kind=found_kind,
+                guard=policy.guard,
                 now=datetime.now(UTC),
             )
     except (AppError, IngestError) as exc:
         raise _fail(exc.code, exc.message) from None
-    typer.echo(f"source {source.id} added: {source.url}")
+    typer.echo(f"source {source.id} added: {source.url} ({source.kind})")
 
 
 @cli.command("import-opml")

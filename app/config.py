@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     refresh_interval_minutes: int = Field(
         60, description="Gap between checks of a feed whose entries carry no dates"
     )
+    comment_threads_per_source: int = Field(
+        5, description="Comment threads of one feed's posts Kith follows by itself (0 = none)"
+    )
     scheduler_tick_seconds: float = Field(
         30.0, description="How often `serve` looks for due sources"
     )

@@ -90,6 +90,10 @@ class Source(SQLModel, table=True):
     error_message: str | None = Field(default=None, max_length=1000)
     error_count: int = Field(default=0)
     paused: bool = Field(default=False)
+    # a comment feed Kith subscribed to by itself, for the thread of this item
+    # (no foreign key: item already points at source, and a cycle would complicate
+    # migrations; a thread source whose post is gone is paused by the refresh job)
+    parent_item_id: int | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
@@ -99,6 +103,8 @@ class Person(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(sa_column=_fk("user_account.id"))
     name: str = Field(max_length=200)
+    # the user themself: their own blog, accounts, names (set through /api/v1/me)
+    is_self: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
@@ -122,6 +128,7 @@ class Item(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("source_id", "dedupe_key", name="uq_item_source_dedupe"),
         sa.Index("ix_item_user_published_id", "user_id", "published", "id"),
+        sa.Index("ix_item_user_url", "user_id", "url"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -140,6 +147,44 @@ class Item(SQLModel, table=True):
         default=None, sa_column=_fk("identity.id", nullable=True, ondelete="SET NULL")
     )
     in_reply_to: str | None = Field(default=None, max_length=2048)
+    tags: list[str] = Field(
+        default_factory=list,
+        sa_type=sa.JSON,
+        nullable=False,
+        sa_column_kwargs={"server_default": "[]"},
+    )
+    enclosures: list[dict[str, object]] = Field(
+        default_factory=list,
+        sa_type=sa.JSON,
+        nullable=False,
+        sa_column_kwargs={"server_default": "[]"},
+    )
+    comments_feed: str | None = Field(default=None, max_length=2048)
+    comment_count: int | None = Field(default=None)
+    # how often the content changed after it was first stored (capped: see storage)
+    update_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # set when another source of the same user already brought the same URL:
+    # the timeline shows the first one only
+    duplicate_of_id: int | None = Field(
+        default=None, sa_column=_fk("item.id", nullable=True, ondelete="SET NULL")
+    )
+
+
+class ItemTombstone(SQLModel, table=True):
+    """An item the user deleted or that aged out: the same entry never comes back."""
+
+    __tablename__ = "item_tombstone"
+    __table_args__ = (
+        sa.UniqueConstraint("source_id", "dedupe_key", name="uq_tombstone_source_dedupe"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("user_account.id"))
+    source_id: int = Field(sa_column=_fk("source.id"))
+    dedupe_key: str = Field(max_length=1100)
+    url: str | None = Field(default=None, max_length=2048)
+    reason: str = Field(max_length=20)  # deleted | aged_out
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 class Feedback(SQLModel, table=True):

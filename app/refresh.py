@@ -22,11 +22,13 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from app import threads
 from app.db import session_scope
 from app.models import Source
 from app.storage import items as item_store
 from app.storage import people as people_store
 from app.storage import sources as source_store
+from app.threads import ThreadOptions
 from ingest.errors import HTTPStatusError, IngestError
 from ingest.fetch import FetchPolicy, fetch, make_client
 from ingest.pool import ParsePool
@@ -81,6 +83,7 @@ class RefreshOptions:
     # the hook for the ranking issue: how much sooner to check a source (> 1 = sooner),
     # e.g. from the weights of the people who write in it; None checks all alike
     priority: Callable[[int], float] | None = None
+    threads: ThreadOptions = ThreadOptions()
 
 
 def refresh_due(
@@ -234,6 +237,9 @@ def _store_outcome(
             )
             counts = item_store.upsert_entries(
                 session, source=source, entries=parsed.entries, identity_ids=identity_ids, now=now
+            )
+            threads.after_store(
+                session, source=source, feed=parsed, now=now, options=options.threads
             )
             interval = posting_interval(
                 (e.published for e in parsed.entries), now=now, fallback=options.interval

@@ -14,6 +14,7 @@ from datetime import timedelta
 from app.config import Settings
 from app.db import get_engine
 from app.refresh import RefreshOptions, refresh_due
+from app.threads import ThreadOptions
 
 log = logging.getLogger("kith.scheduler")
 
@@ -26,6 +27,7 @@ def refresh_options(settings: Settings) -> RefreshOptions:
         per_host=settings.fetch_per_host,
         parse_workers=settings.parse_workers,
         parse_budget_seconds=settings.parse_budget_seconds,
+        threads=ThreadOptions(threads_per_source=settings.comment_threads_per_source),
     )
 
 

@@ -14,9 +14,76 @@ from sqlmodel import Session
 from app.errors import Conflict, NotImplementedYet
 from app.models import Source
 from app.storage import sources as source_store
-from ingest.errors import IngestError
+from ingest.discover import common_feed_urls, find_feed_links, looks_like_html, mastodon_account
+from ingest.errors import IngestError, NoFeedFound
+from ingest.fetch import FetchPolicy, fetch, make_client
 from ingest.guard import GuardPolicy, check_url
 from ingest.opml import OPMLOutline, parse_opml, render_opml
+from ingest.parse import parse_feed
+from ingest.types import FeedData, FetchResult, NotModified
+
+
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    url: str
+    kind: str  # feed | comments | mastodon
+    title: str | None = None
+
+
+async def discover(url: str, policy: FetchPolicy) -> list[Discovered]:
+    """What ``url`` can be followed as: itself if it is a feed, the feeds a page names,
+    else the usual feed paths of its site; a Mastodon profile URL is recognised as such.
+    Every request goes through the network guard."""
+    url = url.strip()
+    check_url(url, policy.guard)
+    account = mastodon_account(url)
+    if account is not None:
+        return [Discovered(url=url, kind="mastodon", title=account.acct)]
+    async with make_client(policy) as client:
+        result = await fetch(client, url, policy)
+        if isinstance(result, NotModified):
+            return [Discovered(url=url, kind="feed")]
+        if not looks_like_html(result.content, result.content_type):
+            feed = _as_feed(result)
+            if feed is not None:
+                return [
+                    Discovered(
+                        url=result.permanent_url or url, kind=_kind(feed, url), title=feed.title
+                    )
+                ]
+        links = find_feed_links(result.content, base_url=result.url)
+        candidates = [link.url for link in links] or common_feed_urls(result.url)
+        found = []
+        for candidate in candidates:
+            try:
+                answer = await fetch(client, candidate, policy)
+            except IngestError:
+                continue
+            if isinstance(answer, FetchResult):
+                feed = _as_feed(answer)
+                if feed is not None:
+                    found.append(
+                        Discovered(url=candidate, kind=_kind(feed, candidate), title=feed.title)
+                    )
+                    if not links:  # guessing paths: the first hit is enough
+                        break
+    if not found:
+        raise NoFeedFound(f"{url} is not a feed and names none", url=url)
+    return found
+
+
+def _as_feed(result: FetchResult) -> FeedData | None:
+    try:
+        return parse_feed(result.content, url=result.url, content_type=result.content_type)
+    except IngestError:
+        return None
+
+
+def _kind(feed: FeedData, url: str) -> str:
+    title = feed.title.lower()
+    if title.startswith(("comments on", "comments for")) or "/comments/feed" in url:
+        return "comments"
+    return "feed"
 
 
 def add_source(

@@ -75,9 +75,10 @@ def _paragraphs(rng: random.Random, size: int) -> str:
     return "\n".join(out)
 
 
-def rss_feed(n: int, entries: int, rng: random.Random, base: str) -> bytes:
+def rss_feed(n: int, entries: int, rng: random.Random, base: str, threads: bool = False) -> bytes:
     items = []
     for i in range(entries):
+        thread = f"<wfw:commentRss>{base}/thread/{n}/{i}.xml</wfw:commentRss>" if threads else ""
         when = format_datetime(BASE_TIME - timedelta(hours=i * 7 + n))
         body = _paragraphs(rng, rng.randint(1000, 3000))
         items.append(
@@ -86,11 +87,12 @@ def rss_feed(n: int, entries: int, rng: random.Random, base: str) -> bytes:
             f"<dc:creator><![CDATA[Author {n}]]></dc:creator><pubDate>{when}</pubDate>"
             f"<category>{rng.choice(WORDS)}</category>"
             f"<description><![CDATA[{body[:200]}]]></description>"
-            f"<content:encoded><![CDATA[{body}]]></content:encoded></item>"
+            f"<content:encoded><![CDATA[{body}]]></content:encoded>{thread}</item>"
         )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
         'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+        'xmlns:wfw="http://wellformedweb.org/CommentAPI/" '
         'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
         f"<title>Blog {n}</title><link>{base}/blog{n}/</link><description>d</description>"
         + "".join(items)
@@ -143,14 +145,22 @@ def comments_feed(n: int, entries: int, rng: random.Random, base: str) -> bytes:
     ).encode()
 
 
-def build_farm(feeds: int, entries: int, base: str, seed: int = 7) -> dict[str, bytes]:
-    """path -> body; kinds rotate RSS / Atom / comments."""
+def build_farm(
+    feeds: int, entries: int, base: str, seed: int = 7, thread_comments: int = 0
+) -> dict[str, bytes]:
+    """path -> body; kinds rotate RSS / Atom / comments. With ``thread_comments``, every
+    RSS post names its own comment feed (``wfw:commentRss``), served with that many
+    comments: the load of following threads."""
     rng = random.Random(seed)
     pages: dict[str, bytes] = {}
     for n in range(feeds):
         kind = n % 3
         if kind == 0:
-            pages[f"/rss/{n}.xml"] = rss_feed(n, entries, rng, base)
+            pages[f"/rss/{n}.xml"] = rss_feed(n, entries, rng, base, threads=thread_comments > 0)
+            for i in range(entries if thread_comments else 0):
+                pages[f"/thread/{n}/{i}.xml"] = comments_feed(
+                    n * 1000 + i, thread_comments, rng, f"{base}/blog{n}/post{i}"
+                )
         elif kind == 1:
             pages[f"/atom/{n}.xml"] = atom_feed(n, entries, rng, base)
         else:
@@ -158,9 +168,9 @@ def build_farm(feeds: int, entries: int, base: str, seed: int = 7) -> dict[str, 
     return pages
 
 
-def _serve(port: int, feeds: int, entries: int, ready: mp.Event) -> None:  # type: ignore[valid-type]
+def _serve(port: int, feeds: int, entries: int, thread_comments: int, ready: mp.Event) -> None:  # type: ignore[valid-type]
     base = f"http://127.0.0.1:{port}"
-    pages = build_farm(feeds, entries, base)
+    pages = build_farm(feeds, entries, base, thread_comments=thread_comments)
     prepared = {
         path: (body, gzip.compress(body, 5), '"' + hashlib.md5(body).hexdigest() + '"')  # noqa: S324
         for path, body in pages.items()
@@ -212,17 +222,21 @@ def _serve(port: int, feeds: int, entries: int, ready: mp.Event) -> None:  # typ
 class Farm:
     """Start with ``Farm(feeds, entries).start()``; ``urls`` lists every feed URL."""
 
-    def __init__(self, feeds: int = 300, entries: int = 50) -> None:
+    def __init__(self, feeds: int = 300, entries: int = 50, thread_comments: int = 0) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = int(s.getsockname()[1])
         self.base = f"http://127.0.0.1:{self.port}"
         self.feeds, self.entries = feeds, entries
-        self.urls = [self.base + p for p in build_farm(feeds, 1, self.base)]
+        self.urls = [
+            self.base + p for p in build_farm(feeds, 1, self.base) if not p.startswith("/thread/")
+        ]
         ctx = mp.get_context("spawn")
         self._ready = ctx.Event()
         self._proc = ctx.Process(
-            target=_serve, args=(self.port, feeds, entries, self._ready), daemon=True
+            target=_serve,
+            args=(self.port, feeds, entries, thread_comments, self._ready),
+            daemon=True,
         )
 
     def start(self) -> Farm:

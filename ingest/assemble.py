@@ -12,10 +12,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urldefrag, urlsplit, urlunsplit
+from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
 
 from ingest.sanitize import plain_text
-from ingest.types import AuthorData, EntryData, FeedData, IdentityEvidence
+from ingest.types import AuthorData, Enclosure, EntryData, FeedData, IdentityEvidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,11 @@ class RawEntry:
     updated: datetime | None
     author: AuthorData | None
     tags: Sequence[str] = field(default=())
+    enclosures: Sequence[Enclosure] = field(default=())
+    comments_feed: str | None = None
+    comment_count: int | None = None
+    # Atom threading (thr:in-reply-to): the parent's URL, else its id
+    thread_parent: str | None = None
 
 
 _RSS_AUTHOR = re.compile(r"^\s*(\S+@[^\s(]+)\s*\((.*)\)\s*$")
@@ -72,6 +77,26 @@ def identity_for(author: AuthorData, *, site: str, fallback_name: str) -> Identi
     )
 
 
+def to_count(value: object) -> int | None:
+    """A non-negative count from feed text (``slash:comments``, ``thr:total``)."""
+    text = str(value or "").strip()
+    return min(int(text), 10**9) if text.isdigit() else None
+
+
+def make_enclosure(
+    url: str | None, type_: str | None, length: object, base: str
+) -> Enclosure | None:
+    """An http(s) enclosure, resolved against ``base``; anything else is dropped."""
+    if not url or not url.strip():
+        return None
+    absolute = urljoin(base, url.strip())
+    if urlsplit(absolute).scheme.lower() not in ("http", "https"):
+        return None
+    return Enclosure(
+        url=absolute[:2048], type=(type_ or None) and type_[:100], length=to_count(length)
+    )
+
+
 def dedupe_key(guid: str, link: str | None, title: str, body: str) -> str:
     """guid, else link, else a hash of title and content."""
     guid = guid.strip()
@@ -104,8 +129,8 @@ def build_feed(
             continue
         seen.add(key)
         author = raw.author or feed_author or AuthorData()
-        in_reply_to = None
-        if comments and raw.link:
+        in_reply_to = raw.thread_parent
+        if in_reply_to is None and comments and raw.link:
             post, fragment = urldefrag(raw.link)
             in_reply_to = post if fragment else None  # WordPress: post#comment-N
         clean_tags = (plain_text(t, limit=100) for t in raw.tags if isinstance(t, str))
@@ -121,6 +146,9 @@ def build_feed(
                 identity=identity_for(author, site=site, fallback_name=feed_title),
                 in_reply_to=in_reply_to,
                 tags=tuple(dict.fromkeys(t for t in clean_tags if t)),
+                enclosures=tuple({e.url: e for e in reversed(raw.enclosures)}.values())[::-1][:20],
+                comments_feed=raw.comments_feed,
+                comment_count=raw.comment_count,
             )
         )
     return FeedData(title=feed_title, link=link, entries=tuple(entries), ttl_minutes=ttl_minutes)

@@ -88,3 +88,9 @@ class OPMLError(IngestError):
     def __init__(self, message: str, *, line: int | None = None) -> None:
         super().__init__(message)
         self.line = line
+
+
+class NoFeedFound(IngestError):
+    """A page that names no feed, and none of the usual feed paths answered with one."""
+
+    code = "no_feed_found"

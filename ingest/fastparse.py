@@ -18,9 +18,9 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
-from ingest.assemble import RawEntry, build_feed, parse_rss_author
+from ingest.assemble import RawEntry, build_feed, make_enclosure, parse_rss_author, to_count
 from ingest.sanitize import plain_text, sanitize_html
-from ingest.types import AuthorData, FeedData
+from ingest.types import AuthorData, Enclosure, FeedData
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
@@ -31,6 +31,11 @@ RSS1 = "{http://purl.org/rss/1.0/}"
 RSS090 = "{http://my.netscape.com/rdf/simple/0.9/}"
 ITUNES = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
 XHTML = "{http://www.w3.org/1999/xhtml}"
+WFW = "{http://wellformedweb.org/CommentAPI/}"
+SLASH = "{http://purl.org/rss/1.0/modules/slash/}"
+THR = "{http://purl.org/syndication/thread/1.0}"
+MEDIA = "{http://search.yahoo.com/mrss/}"
+FEED_TYPES = ("application/atom+xml", "application/rss+xml", "application/feed+json")
 
 _XML_DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _CHARSET = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._-]+)", re.IGNORECASE)
@@ -100,6 +105,27 @@ def _safe(value: str | None, base: str) -> str | None:
         return None
     absolute = urljoin(base, value.strip())
     return absolute if absolute.split(":", 1)[0].lower() in ("http", "https") else None
+
+
+def _media(item: etree._Element, base: str) -> list[Enclosure]:
+    found = []
+    for media in item.iter(f"{MEDIA}content"):
+        enclosure = make_enclosure(media.get("url"), media.get("type"), media.get("fileSize"), base)
+        if enclosure is not None:
+            found.append(enclosure)
+    return found
+
+
+def _thread_parent(item: etree._Element, base: str) -> str | None:
+    parent = item.find(f"{THR}in-reply-to")
+    if parent is None:
+        return None
+    href = _safe(parent.get("href"), base)
+    return href or (parent.get("ref") or "").strip() or None
+
+
+def _count(item: etree._Element) -> int | None:
+    return to_count(item.findtext(f"{SLASH}comments")) or to_count(item.findtext(f"{THR}total"))
 
 
 def parse_xml_fast(
@@ -189,6 +215,14 @@ def _rss(
         )
         tags = [c.text or "" for c in item.iterfind(f"{ns}category")] if ns == "" else []
         tags += [c.text or "" for c in item.iterfind(f"{DC}subject")]
+        enclosures = [
+            e
+            for e in (
+                make_enclosure(el.get("url"), el.get("type"), el.get("length"), url)
+                for el in item.iterfind("enclosure")
+            )
+            if e is not None
+        ] + _media(item, url)
         raw_entries.append(
             RawEntry(
                 guid=guid,
@@ -199,6 +233,10 @@ def _rss(
                 updated=updated,
                 author=_rss_author(item, ns),
                 tags=tags,
+                enclosures=enclosures,
+                comments_feed=_safe(item.findtext(f"{WFW}commentRss"), url),
+                comment_count=_count(item),
+                thread_parent=_thread_parent(item, url),
             )
         )
     return build_feed(
@@ -250,6 +288,26 @@ def _atom_link(parent: etree._Element) -> str | None:
     return None
 
 
+def _atom_enclosures(entry: etree._Element) -> list[Enclosure]:
+    found = []
+    for link in entry.iterfind(f"{ATOM}link"):
+        if link.get("rel") == "enclosure":
+            enclosure = make_enclosure(
+                link.get("href"), link.get("type"), link.get("length"), link.base or ""
+            )
+            if enclosure is not None:
+                found.append(enclosure)
+    return found
+
+
+def _atom_replies(entry: etree._Element) -> tuple[str | None, int | None]:
+    """The entry's comment feed (``link rel="replies"`` of a feed type) and its count."""
+    for link in entry.iterfind(f"{ATOM}link"):
+        if link.get("rel") == "replies" and (link.get("type") or "") in FEED_TYPES:
+            return _safe(link.get("href"), link.base or ""), to_count(link.get(f"{THR}count"))
+    return None, None
+
+
 def _atom(root: etree._Element, url: str, comments: bool) -> FeedData:
     raw_entries = []
     for entry in root.iterfind(f"{ATOM}entry"):
@@ -278,6 +336,10 @@ def _atom(root: etree._Element, url: str, comments: bool) -> FeedData:
                 author=_atom_author(entry)
                 or (_atom_author(source) if source is not None else None),
                 tags=[c.get("term") or "" for c in entry.iterfind(f"{ATOM}category")],
+                enclosures=_atom_enclosures(entry) + _media(entry, entry.base or url),
+                comments_feed=_atom_replies(entry)[0],
+                comment_count=_count(entry) or _atom_replies(entry)[1],
+                thread_parent=_thread_parent(entry, entry.base or url),
             )
         )
     title, title_html = _atom_text(root.find(f"{ATOM}title"))

@@ -25,11 +25,11 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from ingest.assemble import RawEntry, build_feed, parse_rss_author
+from ingest.assemble import RawEntry, build_feed, make_enclosure, parse_rss_author, to_count
 from ingest.errors import ParseError
-from ingest.fastparse import parse_xml_fast
+from ingest.fastparse import FEED_TYPES, parse_xml_fast
 from ingest.sanitize import plain_text, sanitize_html
-from ingest.types import AuthorData, FeedData
+from ingest.types import AuthorData, Enclosure, FeedData
 
 # A DOCTYPE with or without an internal subset, anywhere in the prolog.
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*(\[.*?\]\s*)?>", re.IGNORECASE | re.DOTALL)
@@ -123,6 +123,12 @@ def parse_with_feedparser(
                 updated=_when(entry, "updated_parsed"),
                 author=_author(entry, rss=not atom),
                 tags=[t.get("term") or "" for t in entry.get("tags") or ()],
+                enclosures=_enclosures(entry, url),
+                comments_feed=_replies(entry, url)[0],
+                comment_count=to_count(entry.get("slash_comments"))
+                or to_count(entry.get("thr_total"))
+                or _replies(entry, url)[1],
+                thread_parent=_thread_parent(entry, url),
             )
         )
     ttl = feed.get("ttl")
@@ -135,6 +141,34 @@ def parse_with_feedparser(
         ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.isdigit() else None,
         comments=comments,
     )
+
+
+def _enclosures(entry: Any, url: str) -> list[Enclosure]:
+    found = [
+        make_enclosure(e.get("href"), e.get("type"), e.get("length"), url)
+        for e in entry.get("enclosures") or ()
+    ]
+    found += [
+        make_enclosure(m.get("url"), m.get("type"), m.get("filesize"), url)
+        for m in entry.get("media_content") or ()
+    ]
+    return [e for e in found if e is not None]
+
+
+def _replies(entry: Any, url: str) -> tuple[str | None, int | None]:
+    if entry.get("wfw_commentrss"):
+        return safe_link(entry.get("wfw_commentrss"), url), None
+    for link in entry.get("links") or ():
+        if link.get("rel") == "replies" and (link.get("type") or "") in FEED_TYPES:
+            return safe_link(link.get("href"), url), to_count(link.get("thr:count"))
+    return None, None
+
+
+def _thread_parent(entry: Any, url: str) -> str | None:
+    parent = entry.get("thr_in-reply-to")
+    if not isinstance(parent, dict):
+        return None
+    return safe_link(parent.get("href"), url) or (parent.get("ref") or "").strip() or None
 
 
 def _when(entry: Any, *keys: str) -> datetime | None:
@@ -161,6 +195,8 @@ def _content(entry: Any, url: str) -> tuple[str, str]:
     best, base = "", url
     for block in entry.get("content") or ():
         value = block.get("value") or ""
+        if block.get("type") == "text/plain":
+            value = html.escape(value, quote=False)
         if len(value) > len(best):
             best, base = value, block.get("base") or url
     summary = entry.get("summary") or ""

@@ -56,6 +56,15 @@ class IdentityEvidence:
 
 
 @dataclass(frozen=True, slots=True)
+class Enclosure:
+    """An attached file or medium (podcast audio, a photo), kept as a link."""
+
+    url: str
+    type: str | None = None
+    length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EntryData:
     """One feed entry, ready to store: HTML already sanitized, title plain text."""
 
@@ -69,6 +78,10 @@ class EntryData:
     identity: IdentityEvidence
     in_reply_to: str | None = None
     tags: tuple[str, ...] = ()
+    enclosures: tuple[Enclosure, ...] = ()
+    # the entry's own comment thread, when the feed says where it is
+    comments_feed: str | None = None
+    comment_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

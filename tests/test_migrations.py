@@ -20,6 +20,7 @@ EXPECTED_TABLES = {
     "identity",
     "feedback",
     "interaction",
+    "item_tombstone",
     "alembic_version",
 }
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import AppError
-from ingest.errors import DestinationNotAllowed, IngestError, InvalidURL, OPMLError
+from ingest.errors import DestinationNotAllowed, IngestError, InvalidURL, NoFeedFound, OPMLError
 
 log = logging.getLogger("kith.api")
 
@@ -42,7 +42,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(IngestError)
     async def ingest_error(_: Request, exc: IngestError) -> JSONResponse:
-        status = 422 if isinstance(exc, DestinationNotAllowed | InvalidURL | OPMLError) else 502
+        refused = DestinationNotAllowed | InvalidURL | OPMLError | NoFeedFound
+        status = 422 if isinstance(exc, refused) else 502
         extra = {"line": exc.line} if isinstance(exc, OPMLError) and exc.line else {}
         return _json(status, exc.code, exc.message, **extra)
 

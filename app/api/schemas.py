@@ -37,6 +37,10 @@ class TimelineItem(BaseModel):
     source: SourceRef
     person: PersonRef | None
     in_reply_to: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    enclosures: list[dict[str, object]] = Field(default_factory=list)
+    comments_feed: str | None = None
+    comment_count: int | None = None
     score: float | None = Field(None, description="Ranking score; null until ranking lands")
     why: list[Why] = Field(default_factory=list)
 
@@ -55,6 +59,10 @@ class TimelineItem(BaseModel):
             if person is not None and person.id is not None
             else None,
             in_reply_to=item.in_reply_to,
+            tags=item.tags or [],
+            enclosures=item.enclosures or [],
+            comments_feed=item.comments_feed,
+            comment_count=item.comment_count,
         )
 
 
@@ -65,7 +73,12 @@ class TimelinePage(BaseModel):
 
 class SourceCreate(BaseModel):
     url: str = Field(min_length=1, max_length=2048, examples=["https://example.org/feed.xml"])
-    kind: Literal["feed", "comments", "mastodon"] = "feed"
+    kind: Literal["feed", "comments", "mastodon"] | None = Field(
+        None, description="feed when omitted (or what discovery finds)"
+    )
+    discover: bool = Field(
+        False, description="Fetch the URL first; a site URL subscribes to the feed it names"
+    )
     title: str | None = Field(None, max_length=300)
     folder: str | None = Field(None, max_length=300)
 
@@ -99,3 +112,35 @@ class SourcePage(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: str
+
+
+class DiscoverRequest(BaseModel):
+    url: str = Field(min_length=1, max_length=2048, examples=["https://blog.example/"])
+
+
+class DiscoveredOut(BaseModel):
+    url: str
+    kind: str
+    title: str | None
+
+
+class DiscoverResult(BaseModel):
+    items: list[DiscoveredOut]
+
+
+class IdentityIn(BaseModel):
+    kind: Literal["url", "email", "name", "mastodon"]
+    value: str = Field(min_length=1, max_length=1000)
+
+
+class IdentityOut(BaseModel):
+    kind: str
+    value: str
+
+
+class SelfIdentities(BaseModel):
+    identities: list[IdentityIn] = Field(max_length=50)
+
+
+class SelfIdentitiesOut(BaseModel):
+    identities: list[IdentityOut]

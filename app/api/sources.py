@@ -6,10 +6,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.api.deps import CurrentUser, SessionDep, SettingsDep
-from app.api.schemas import SourceCreate, SourceOut, SourcePage
+from app.api.schemas import (
+    DiscoveredOut,
+    DiscoverRequest,
+    DiscoverResult,
+    SourceCreate,
+    SourceOut,
+    SourcePage,
+)
 from app.errors import InvalidInput
 from app.storage import sources as source_store
-from app.subscriptions import add_source, export_opml, import_opml
+from app.subscriptions import add_source, discover, export_opml, import_opml
 
 router = APIRouter(prefix="/sources", tags=["sources"])
 
@@ -32,22 +39,38 @@ def read_sources(
 
 
 @router.post("", response_model=SourceOut, status_code=status.HTTP_201_CREATED)
-def create_source(
+async def create_source(
     body: SourceCreate, session: SessionDep, user: CurrentUser, settings: SettingsDep
 ) -> SourceOut:
-    """Subscribe to a feed; a URL the network guard refuses answers 422 with its code."""
+    """Subscribe to a feed; a URL the network guard refuses answers 422 with its code.
+    With ``discover``, a site URL subscribes to the (first) feed it names."""
     assert user.id is not None
+    url, kind = body.url, body.kind or "feed"
+    if body.discover:
+        first = (await discover(body.url, settings.fetch_policy()))[0]
+        url, kind = first.url, body.kind or first.kind
     source = add_source(
         session,
         user_id=user.id,
-        url=body.url,
-        kind=body.kind,
+        url=url,
+        kind=kind,
         title=body.title,
         folder=body.folder,
         guard=settings.fetch_policy().guard,
         now=datetime.now(UTC),
     )
     return SourceOut.from_row(source)
+
+
+@router.post("/discover", response_model=DiscoverResult)
+async def discover_sources(
+    body: DiscoverRequest, user: CurrentUser, settings: SettingsDep
+) -> DiscoverResult:
+    """The feeds a URL offers (itself, the feeds its page names, or common feed paths)."""
+    found = await discover(body.url, settings.fetch_policy())
+    return DiscoverResult(
+        items=[DiscoveredOut(url=d.url, kind=d.kind, title=d.title) for d in found]
+    )
 
 
 @router.get("/opml", response_class=Response, responses={200: {"content": {"text/x-opml": {}}}})

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import func, insert, update
 from sqlmodel import Session, and_, col, or_, select
 
-from app.errors import InvalidInput
-from app.models import Identity, Item, Person, Source
+from app.errors import InvalidInput, NotFound
+from app.models import Identity, Item, ItemTombstone, Person, Source
 from app.storage.pagination import decode_cursor, encode_cursor
 from ingest.types import EntryData
 
@@ -30,6 +31,24 @@ class UpsertCounts:
     updated: int
 
 
+MAX_UPDATES = 10  # a feed that rewrites an entry on every fetch stops being followed
+
+
+def _entry_values(entry: EntryData, digest: str) -> dict[str, object]:
+    return {
+        "title": entry.title,
+        "url": entry.url,
+        "content": entry.content,
+        "content_hash": digest,
+        "tags": list(entry.tags),
+        "enclosures": [
+            {"url": e.url, "type": e.type, "length": e.length} for e in entry.enclosures
+        ],
+        "comments_feed": entry.comments_feed,
+        "comment_count": entry.comment_count,
+    }
+
+
 def upsert_entries(
     session: Session,
     *,
@@ -38,56 +57,77 @@ def upsert_entries(
     identity_ids: dict[tuple[str, str], int],
     now: datetime,
 ) -> UpsertCounts:
-    """Insert new entries and update changed ones, in bulk; unchanged ones cost one
-    indexed read for the whole batch.
+    """Insert new entries and update changed ones, in bulk.
 
-    Read and feedback state live in other tables keyed by item id, so an update
-    never touches them.
+    - an entry whose key was tombstoned (deleted by the user, aged out) is skipped;
+    - an entry with a new key but the link of a stored item whose old key is gone from
+      the feed re-keys that item (the feed changed its guids) instead of doubling it;
+    - a changed entry updates its item at most ``MAX_UPDATES`` times (churn cap);
+    - a new entry whose URL another source of the user already brought is stored but
+      marked ``duplicate_of_id``, so the timeline shows it once.
+
+    Read and feedback state live in other tables keyed by item id, so an update never
+    touches them.
     """
     assert source.id is not None
     keys = [e.dedupe_key for e in entries]
-    existing: dict[str, tuple[int, str]] = {}
-    for start in range(0, len(keys), 500):
-        rows = session.execute(
-            select(Item.id, Item.dedupe_key, Item.content_hash).where(
-                Item.source_id == source.id, col(Item.dedupe_key).in_(keys[start : start + 500])
+    existing: dict[str, tuple[int, str, int]] = {}
+    tombstoned: set[str] = set()
+    for chunk in _chunks(keys):
+        for item_id, key, digest, updates in session.execute(
+            select(Item.id, Item.dedupe_key, Item.content_hash, Item.update_count).where(
+                Item.source_id == source.id, col(Item.dedupe_key).in_(chunk)
             )
-        ).all()
-        for item_id, key, digest in rows:
-            existing[key] = (item_id, digest)
+        ).all():
+            existing[key] = (item_id, digest, updates)
+        tombstoned.update(
+            session.scalars(
+                select(ItemTombstone.dedupe_key).where(
+                    ItemTombstone.source_id == source.id,
+                    col(ItemTombstone.dedupe_key).in_(chunk),
+                )
+            ).all()
+        )
+    fresh = [e for e in entries if e.dedupe_key not in existing and e.dedupe_key not in tombstoned]
+    rekeyable = _rekeyable(session, source=source, entries=fresh, keys=set(keys))
+    elsewhere = _same_url_elsewhere(session, source=source, entries=fresh)
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
     for entry in entries:
+        if entry.dedupe_key in tombstoned:
+            continue
         digest = content_hash(entry)
         found = existing.get(entry.dedupe_key)
+        if found is None and entry.url and entry.url in rekeyable:
+            item_id = rekeyable.pop(entry.url)
+            updates.append(
+                {"id": item_id, "dedupe_key": entry.dedupe_key, **_entry_values(entry, digest)}
+            )
+            continue
         if found is None:
             published = entry.published or entry.updated or now
             inserts.append(
                 {
+                    **_entry_values(entry, digest),
                     "user_id": source.user_id,
                     "source_id": source.id,
                     "dedupe_key": entry.dedupe_key,
-                    "url": entry.url,
-                    "title": entry.title,
-                    "content": entry.content,
-                    "content_hash": digest,
                     "published": min(published, now),  # a clock in the future does not pin
                     "updated": entry.updated,
                     "fetched_at": now,
                     "author_name": entry.author.name,
                     "identity_id": identity_ids.get((entry.identity.kind, entry.identity.value)),
                     "in_reply_to": entry.in_reply_to,
+                    "duplicate_of_id": elsewhere.get(entry.url) if entry.url else None,
                 }
             )
-        elif found[1] != digest:
+        elif found[1] != digest and found[2] < MAX_UPDATES:
             updates.append(
                 {
                     "id": found[0],
-                    "title": entry.title,
-                    "url": entry.url,
-                    "content": entry.content,
-                    "content_hash": digest,
+                    **_entry_values(entry, digest),
                     "updated": entry.updated or now,
+                    "update_count": found[2] + 1,
                 }
             )
     if inserts:
@@ -95,6 +135,87 @@ def upsert_entries(
     if updates:
         session.execute(update(Item), updates)
     return UpsertCounts(new=len(inserts), updated=len(updates))
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def _rekeyable(
+    session: Session, *, source: Source, entries: Sequence[EntryData], keys: set[str]
+) -> dict[str, int]:
+    """url -> item id of stored items whose link a new entry carries and whose own key
+    is no longer in the document: the feed changed that entry's guid."""
+    urls = sorted({e.url for e in entries if e.url})
+    out: dict[str, int] = {}
+    for chunk in _chunks(urls):
+        for item_id, url, key in session.execute(
+            select(Item.id, Item.url, Item.dedupe_key).where(
+                Item.source_id == source.id, col(Item.url).in_(chunk)
+            )
+        ).all():
+            if key not in keys and url not in out:
+                out[url] = item_id
+    return out
+
+
+def _same_url_elsewhere(
+    session: Session, *, source: Source, entries: Sequence[EntryData]
+) -> dict[str, int]:
+    """url -> the first item of the same user, from another source, with that URL."""
+    urls = sorted({e.url for e in entries if e.url})
+    out: dict[str, int] = {}
+    for chunk in _chunks(urls):
+        # no ORDER BY: it would lead SQLite to walk the primary key instead of
+        # ix_item_user_url; the first (lowest) id is picked here instead
+        for item_id, url in session.execute(
+            select(Item.id, Item.url).where(
+                Item.user_id == source.user_id,
+                col(Item.url).in_(chunk),
+                Item.source_id != source.id,
+                col(Item.duplicate_of_id).is_(None),
+            )
+        ).all():
+            out[url] = min(item_id, out.get(url, item_id))
+    return out
+
+
+def delete_item(session: Session, *, user_id: int, item_id: int, now: datetime) -> None:
+    """Delete one of the user's items and tombstone it, so a re-fetch does not bring it
+    back; another user's item answers :class:`NotFound`."""
+    item = session.get(Item, item_id)
+    if item is None or item.user_id != user_id:
+        raise NotFound(f"no item {item_id}")
+    _tombstone(session, [item], reason="deleted", now=now)
+
+
+def prune_items(session: Session, *, older_than: datetime, now: datetime) -> int:
+    """Age out items published before ``older_than`` (tombstoned: they stay gone)."""
+    doomed = session.exec(select(Item).where(col(Item.published) < older_than)).all()
+    _tombstone(session, list(doomed), reason="aged_out", now=now)
+    return len(doomed)
+
+
+def _tombstone(session: Session, items: list[Item], *, reason: str, now: datetime) -> None:
+    if not items:
+        return
+    stones = [
+        {
+            "user_id": i.user_id,
+            "source_id": i.source_id,
+            "dedupe_key": i.dedupe_key,
+            "url": i.url,
+            "reason": reason,
+            "at": now,
+        }
+        for i in items
+    ]
+    ids = [i.id for i in items]
+    session.execute(insert(ItemTombstone), stones)
+    session.execute(
+        update(Item).where(col(Item.duplicate_of_id).in_(ids)).values(duplicate_of_id=None)
+    )
+    session.execute(sa_delete(Item).where(col(Item.id).in_(ids)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +240,7 @@ def read_timeline(
         .join(Source, col(Source.id) == Item.source_id)
         .outerjoin(Identity, col(Identity.id) == Item.identity_id)
         .outerjoin(Person, col(Person.id) == Identity.person_id)
-        .where(Item.user_id == user_id)
+        .where(Item.user_id == user_id, col(Item.duplicate_of_id).is_(None))
     )
     if since is not None:
         query = query.where(col(Item.published) > since)

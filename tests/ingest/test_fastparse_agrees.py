@@ -21,6 +21,12 @@ WELL_FORMED = [
     ("wp-comments.xml", "https://blog.example/2026/hello-world/feed/", True),
     ("mastodon.rss", "https://social.example/@kim.rss", False),
     ("podcast.xml", "https://twofriends.example/feed.xml", False),
+    ("atom-threading.atom", "https://b.example/comments.atom", True),
+    ("utf8-bom.atom", "https://bom.example/atom", False),
+    ("utf16-bom.xml", "https://zoe.example/rss", False),
+    ("cp1252.xml", "https://cafe.example/rss", False),
+    ("rss091.xml", "https://ninety.example/rss", False),
+    ("unsafe-links.xml", "https://links.example/blog/feed", False),
 ]
 
 
