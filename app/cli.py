@@ -94,7 +94,7 @@ def source_add(
     """Subscribe a user to a source; a refused URL exits non-zero with the error code."""
     import asyncio
 
-    from app.subscriptions import add_source, discover
+    from app.subscriptions import add_source, default_kind, discover
 
     settings = _settings()
     if kind not in (None, "feed", "comments", "mastodon"):
@@ -102,8 +102,8 @@ def source_add(
     upgrade_database(settings.database_url)
     policy = settings.fetch_policy()
     try:
-        found_url, found_kind = url, kind or "feed"
-        if check:
+        found_url, found_kind = url, kind or default_kind(url, token)
+        if check and not token:
             (first, *others) = asyncio.run(discover(url, policy))
             found_url, found_kind = first.url, kind or first.kind
             for other in others:
@@ -114,6 +114,7 @@ def source_add(
                 user_id=_user_id(session, user),
                 url=found_url,
                 kind=found_kind,
+                token=token,
                 guard=policy.guard,
                 now=datetime.now(UTC),
             )

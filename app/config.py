@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     comment_threads_per_source: int = Field(
         5, description="Comment threads of one feed's posts Kith follows by itself (0 = none)"
     )
+    mastodon_backfill: int = Field(
+        200, description="Statuses per stream read on a Mastodon source's first sync"
+    )
     scheduler_tick_seconds: float = Field(
         30.0, description="How often `serve` looks for due sources"
     )

@@ -91,6 +91,14 @@ class Source(SQLModel, table=True):
     error_count: int = Field(default=0)
     paused: bool = Field(default=False)
     # a comment feed Kith subscribed to by itself, for the thread of this item
+    # Mastodon: the account's access token (never shown by the API) and sync cursors
+    access_token: str | None = Field(default=None, max_length=500)
+    state: dict[str, object] = Field(
+        default_factory=dict,
+        sa_type=sa.JSON,
+        nullable=False,
+        sa_column_kwargs={"server_default": "{}"},
+    )
     # (no foreign key: item already points at source, and a cycle would complicate
     # migrations; a thread source whose post is gone is paused by the refresh job)
     parent_item_id: int | None = Field(default=None, index=True)
@@ -161,6 +169,9 @@ class Item(SQLModel, table=True):
     )
     comments_feed: str | None = Field(default=None, max_length=2048)
     comment_count: int | None = Field(default=None)
+    language: str | None = Field(default=None, max_length=20)
+    # Mastodon: who boosted the status into this source (acct), when it came as a boost
+    boosted_by: str | None = Field(default=None, max_length=300)
     # how often the content changed after it was first stored (capped: see storage)
     update_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # set when another source of the same user already brought the same URL:

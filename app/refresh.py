@@ -15,8 +15,9 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
@@ -29,8 +30,10 @@ from app.storage import items as item_store
 from app.storage import people as people_store
 from app.storage import sources as source_store
 from app.threads import ThreadOptions
+from ingest import mastodon
 from ingest.errors import HTTPStatusError, IngestError
 from ingest.fetch import FetchPolicy, fetch, make_client
+from ingest.mastodon import MastodonBatch
 from ingest.pool import ParsePool
 from ingest.schedule import (
     next_check_after_failure,
@@ -53,6 +56,8 @@ class SourceSnapshot:
     etag: str | None
     last_modified: str | None
     check_interval_seconds: int | None
+    access_token: str | None = None
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -84,6 +89,7 @@ class RefreshOptions:
     # e.g. from the weights of the people who write in it; None checks all alike
     priority: Callable[[int], float] | None = None
     threads: ThreadOptions = ThreadOptions()
+    mastodon_backfill: int = 200  # statuses per stream on a Mastodon source's first sync
 
 
 def refresh_due(
@@ -124,7 +130,14 @@ def _load(engine: Engine, ids: list[int]) -> list[SourceSnapshot]:
                 if s is not None and s.id is not None:
                     out.append(
                         SourceSnapshot(
-                            s.id, s.url, s.kind, s.etag, s.last_modified, s.check_interval_seconds
+                            s.id,
+                            s.url,
+                            s.kind,
+                            s.etag,
+                            s.last_modified,
+                            s.check_interval_seconds,
+                            s.access_token,
+                            dict(s.state or {}),
                         )
                     )
     return out
@@ -157,6 +170,15 @@ async def _pipeline(
     async with make_client(options.policy) as client:
 
         async def one(s: SourceSnapshot) -> None:
+            if s.kind == "mastodon":
+                async with in_flight:
+                    async with per_host[urlsplit(s.url).netloc.lower()]:
+                        synced = await _sync_mastodon(client, s, options)
+                    await loop.run_in_executor(
+                        storer, _store_mastodon, engine, s, synced, options, stats
+                    )
+                tick()
+                return
             async with in_flight:
                 async with per_host[urlsplit(s.url).netloc.lower()]:
                     outcome = await _fetch_one(client, s, options.policy)
@@ -207,6 +229,88 @@ async def _fetch_one(client: object, s: SourceSnapshot, policy: FetchPolicy) -> 
         )
     except IngestError as exc:
         return exc
+
+
+async def _sync_mastodon(
+    client: object, s: SourceSnapshot, options: RefreshOptions
+) -> MastodonBatch | IngestError:
+    try:
+        return await mastodon.sync(
+            client,  # type: ignore[arg-type]
+            options.policy,
+            url=s.url,
+            token=s.access_token,
+            state=s.state,
+            backfill=options.mastodon_backfill,
+        )
+    except IngestError as exc:
+        return exc
+
+
+def _store_mastodon(
+    engine: Engine,
+    snapshot: SourceSnapshot,
+    synced: MastodonBatch | IngestError,
+    options: RefreshOptions,
+    stats: RefreshStats,
+) -> None:
+    """Statuses as items, interactions with people, and the new cursors, in one
+    transaction: a crash leaves the old cursors, so the next sync repeats, not skips."""
+    now = datetime.now(UTC)
+    stats.sources += 1
+    with session_scope(engine) as session:
+        source = session.get(Source, snapshot.id)
+        if source is None:
+            return
+        if isinstance(synced, IngestError):
+            _record_error(session, source, synced, now)
+            stats.errors += 1
+            return
+        evidence = [e.identity for e in synced.entries] + [i.who for i in synced.interactions]
+        identity_ids = people_store.resolve_identities(
+            session, user_id=source.user_id, evidence=evidence, now=now
+        )
+        counts = item_store.upsert_entries(
+            session, source=source, entries=synced.entries, identity_ids=identity_ids, now=now
+        )
+        person_of = people_store.persons_of_identities(session, identity_ids=identity_ids)
+        people_store.record_interactions(
+            session,
+            user_id=source.user_id,
+            rows=[
+                {
+                    "person_id": person_of[identity_ids[(i.who.kind, i.who.value)]],
+                    "direction": i.direction,
+                    "kind": i.kind,
+                    "at": i.at,
+                    "external_id": i.external_id[:500],
+                }
+                for i in synced.interactions
+                if (i.who.kind, i.who.value) in identity_ids
+            ],
+        )
+        source.state = synced.state
+        interval = posting_interval(
+            (e.published for e in synced.entries), now=now, fallback=options.interval
+        )
+        if synced.entries:
+            source.check_interval_seconds = int(interval.total_seconds())
+        else:
+            interval = timedelta(
+                seconds=source.check_interval_seconds or options.interval.total_seconds()
+            )
+        source_store.record_success(
+            session,
+            source=source,
+            now=now,
+            next_check_at=next_check_after_success(
+                now, interval=interval, fresh_for_seconds=synced.retry_after
+            ),
+            etag=None,
+            last_modified=None,
+        )
+    stats.new_items += counts.new
+    stats.updated += counts.updated
 
 
 def _store_outcome(
@@ -315,6 +419,8 @@ def _record_error(
 ) -> None:
     retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
     gone = isinstance(error, HTTPStatusError) and error.status == 410
+    # a Mastodon token that no longer works: pause (the token is kept) until fixed
+    revoked = source.kind == "mastodon" and error.code == "auth_failed"
     source_store.record_failure(
         session,
         source=source,
@@ -327,5 +433,5 @@ def _record_error(
             jitter=random.random(),
             retry_after_seconds=retry_after,
         ),
-        pause=gone,
+        pause=gone or revoked,
     )

@@ -28,6 +28,7 @@ def refresh_options(settings: Settings) -> RefreshOptions:
         parse_workers=settings.parse_workers,
         parse_budget_seconds=settings.parse_budget_seconds,
         threads=ThreadOptions(threads_per_source=settings.comment_threads_per_source),
+        mastodon_backfill=settings.mastodon_backfill,
     )
 
 

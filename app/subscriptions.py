@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from sqlmodel import Session
 
-from app.errors import Conflict, NotImplementedYet
+from app.errors import Conflict, InvalidInput
 from app.models import Source
 from app.storage import sources as source_store
 from ingest.discover import common_feed_urls, find_feed_links, looks_like_html, mastodon_account
@@ -86,6 +87,11 @@ def _kind(feed: FeedData, url: str) -> str:
     return "feed"
 
 
+def default_kind(url: str, token: str | None) -> str:
+    """mastodon for a token or a profile URL (https://instance/@name), else feed."""
+    return "mastodon" if token or mastodon_account(url.strip()) else "feed"
+
+
 def add_source(
     session: Session,
     *,
@@ -94,17 +100,37 @@ def add_source(
     kind: str = "feed",
     title: str | None = None,
     folder: str | None = None,
+    token: str | None = None,
     guard: GuardPolicy,
     now: datetime,
 ) -> Source:
-    """Validate ``url`` with the guard, then subscribe; raises a coded error otherwise."""
-    if kind == "mastodon":
-        raise NotImplementedYet("Mastodon sources arrive with the Mastodon issue; not yet")
+    """Validate ``url`` with the guard, then subscribe; raises a coded error otherwise.
+
+    A Mastodon source is a profile URL (public, no token) or an instance URL with the
+    user's access token (their own account)."""
     url = url.strip()
     check_url(url, guard)
-    return source_store.create_source(
+    if kind == "mastodon" or token:
+        kind = "mastodon"
+        account = mastodon_account(url)
+        if token:
+            parts = urlsplit(url)
+            url = f"{parts.scheme}://{parts.netloc}"
+        elif account is None:
+            raise InvalidInput(
+                "a Mastodon source is a profile URL (https://instance/@name), "
+                "or an instance URL with --token"
+            )
+        else:
+            url = f"{account.instance}/@{account.username}"
+            title = title or account.acct
+    source = source_store.create_source(
         session, user_id=user_id, url=url, kind=kind, title=title, folder=folder, now=now
     )
+    if token:
+        source.access_token = token
+        session.add(source)
+    return source
 
 
 @dataclass(slots=True)

@@ -58,8 +58,13 @@ def mastodon_account(url: str) -> MastodonAccount | None:
     match = _MASTODON_PROFILE.match(parts.path)
     if not match:
         return None
-    host = match.group(2) or parts.netloc
-    return MastodonAccount(instance=f"https://{host.lower()}", username=match.group(1))
+    if match.group(2):  # /@name@otherhost: the account lives on another instance
+        return MastodonAccount(
+            instance=f"https://{match.group(2).lower()}", username=match.group(1)
+        )
+    return MastodonAccount(
+        instance=f"{parts.scheme}://{parts.netloc.lower()}", username=match.group(1)
+    )
 
 
 def looks_like_html(content: bytes, content_type: str | None) -> bool:

@@ -72,6 +72,8 @@ class HTTPStatusError(IngestError):
             self.code = "rate_limited"
         elif status in (401, 403):
             self.code = "auth_failed"
+        elif status == 422:
+            self.code = "invalid_request"
         elif status >= 500:
             self.code = "server_error"
 

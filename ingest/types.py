@@ -62,6 +62,7 @@ class Enclosure:
     url: str
     type: str | None = None
     length: int | None = None
+    description: str | None = None  # alt text, for media attachments
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,20 @@ class EntryData:
     # the entry's own comment thread, when the feed says where it is
     comments_feed: str | None = None
     comment_count: int | None = None
+    language: str | None = None
+    boosted_by: str | None = None  # Mastodon: the acct that boosted it into view
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionData:
+    """Contact between the user and someone: ``out`` is the user reaching them
+    (proactive), ``in`` them reaching the user (reactive)."""
+
+    direction: str  # in | out
+    kind: str  # reply | mention | favourite | boost | follow | comment
+    at: datetime
+    who: IdentityEvidence
+    external_id: str
 
 
 @dataclass(frozen=True, slots=True)

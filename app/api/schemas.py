@@ -79,6 +79,11 @@ class SourceCreate(BaseModel):
     discover: bool = Field(
         False, description="Fetch the URL first; a site URL subscribes to the feed it names"
     )
+    token: str | None = Field(
+        None,
+        max_length=500,
+        description="Mastodon access token: the URL is then your instance (your own account)",
+    )
     title: str | None = Field(None, max_length=300)
     folder: str | None = Field(None, max_length=300)
 

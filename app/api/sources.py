@@ -16,7 +16,7 @@ from app.api.schemas import (
 )
 from app.errors import InvalidInput
 from app.storage import sources as source_store
-from app.subscriptions import add_source, discover, export_opml, import_opml
+from app.subscriptions import add_source, default_kind, discover, export_opml, import_opml
 
 router = APIRouter(prefix="/sources", tags=["sources"])
 
@@ -45,8 +45,8 @@ async def create_source(
     """Subscribe to a feed; a URL the network guard refuses answers 422 with its code.
     With ``discover``, a site URL subscribes to the (first) feed it names."""
     assert user.id is not None
-    url, kind = body.url, body.kind or "feed"
-    if body.discover:
+    url, kind = body.url, body.kind or default_kind(body.url, body.token)
+    if body.discover and not body.token:
         first = (await discover(body.url, settings.fetch_policy()))[0]
         url, kind = first.url, body.kind or first.kind
     source = add_source(
@@ -54,6 +54,7 @@ async def create_source(
         user_id=user.id,
         url=url,
         kind=kind,
+        token=body.token,
         title=body.title,
         folder=body.folder,
         guard=settings.fetch_policy().guard,

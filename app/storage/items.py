@@ -42,10 +42,14 @@ def _entry_values(entry: EntryData, digest: str) -> dict[str, object]:
         "content_hash": digest,
         "tags": list(entry.tags),
         "enclosures": [
-            {"url": e.url, "type": e.type, "length": e.length} for e in entry.enclosures
+            {"url": e.url, "type": e.type, "length": e.length}
+            | ({"description": e.description} if e.description else {})
+            for e in entry.enclosures
         ],
         "comments_feed": entry.comments_feed,
         "comment_count": entry.comment_count,
+        "language": entry.language,
+        "boosted_by": entry.boosted_by,
     }
 
 
@@ -70,6 +74,7 @@ def upsert_entries(
     touches them.
     """
     assert source.id is not None
+    entries = list({e.dedupe_key: e for e in reversed(entries)}.values())[::-1]  # first wins
     keys = [e.dedupe_key for e in entries]
     existing: dict[str, tuple[int, str, int]] = {}
     tombstoned: set[str] = set()

@@ -219,3 +219,20 @@ def identities_of(session: Session, *, person_id: int) -> list[Identity]:
             select(Identity).where(Identity.person_id == person_id).order_by(col(Identity.id))
         ).all()
     )
+
+
+def persons_of_identities(
+    session: Session, *, identity_ids: dict[tuple[str, str], int]
+) -> dict[int, int]:
+    """identity id -> person id."""
+    ids = sorted(set(identity_ids.values()))
+    out: dict[int, int] = {}
+    for start in range(0, len(ids), 500):
+        for ident, person in session.exec(
+            select(Identity.id, Identity.person_id).where(
+                col(Identity.id).in_(ids[start : start + 500])
+            )
+        ).all():
+            if ident is not None:
+                out[ident] = person
+    return out

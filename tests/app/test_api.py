@@ -114,13 +114,17 @@ def test_unknown_route_and_method(client: TestClient) -> None:
     assert_error(client.put("/api/v1/health"), 405, "method_not_allowed")
 
 
-def test_mastodon_is_not_yet(client: TestClient, alice: ApiUser) -> None:
+def test_mastodon_sources_are_recognised(client: TestClient, alice: ApiUser) -> None:
+    resp = client.post(
+        "/api/v1/sources", json={"url": "https://mastodon.example/@a"}, headers=alice.auth
+    )
+    assert resp.status_code == 201 and resp.json()["kind"] == "mastodon"
     resp = client.post(
         "/api/v1/sources",
-        json={"url": "https://mastodon.example/@a", "kind": "mastodon"},
+        json={"url": "https://mastodon.example/about", "kind": "mastodon"},
         headers=alice.auth,
     )
-    assert_error(resp, 501, "not_implemented")
+    assert_error(resp, 422, "invalid_input")
 
 
 def test_timeline_shape_and_isolation(

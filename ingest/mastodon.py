@@ -1,0 +1,468 @@
+"""Mastodon: a public account without a token, or the user's own account with one.
+
+Sync is gap-free: the first sync reads newest-first pages down to a backfill cap
+(``Link: next``); later syncs ask for what is newer than the stored cursor with
+``min_id`` and walk ``Link: prev`` until a page comes back empty. Every request goes
+through the guarded session and :func:`ingest.guard.check_url`; the token is only ever
+sent to the instance's own origin, and a ``Link`` to another origin is not followed.
+Rate limits are read from ``X-RateLimit-Remaining/Reset``: Kith pauses before reaching
+zero (briefly) or stops and reports when it may come back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import aiohttp
+
+from ingest.discover import mastodon_account
+from ingest.errors import HTTPStatusError, IngestError, ParseError, ResponseTooLarge
+from ingest.fetch import FetchPolicy, _wrap, fetch
+from ingest.guard import check_url
+from ingest.parse import parse_feed
+from ingest.sanitize import plain_text, sanitize_html
+from ingest.types import (
+    AuthorData,
+    Enclosure,
+    EntryData,
+    FetchResult,
+    IdentityEvidence,
+    InteractionData,
+)
+
+PAGE = 40
+MAX_JSON_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class MastodonBatch:
+    """What one sync brought: entries, interactions, and the state to store."""
+
+    entries: list[EntryData] = field(default_factory=list)
+    interactions: list[InteractionData] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    requests: int = 0
+    # set when a rate limit stopped the sync early: check again after this many seconds
+    retry_after: float | None = None
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+class RateLimited(HTTPStatusError):
+    def __init__(self, message: str, *, url: str, retry_after: float) -> None:
+        super().__init__(message, url=url, status=429, retry_after=retry_after)
+
+
+class MastodonAPI:
+    """GET JSON from one instance, with its token, pacing by its rate-limit headers."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        policy: FetchPolicy,
+        instance: str,
+        token: str | None = None,
+        *,
+        min_remaining: int = 5,
+        max_pause: float = 10.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.session = session
+        self.policy = policy
+        self.instance = instance.rstrip("/")
+        self.token = token
+        self.min_remaining = min_remaining
+        self.max_pause = max_pause
+        self.sleep = sleep
+        self.requests = 0
+
+    def same_origin(self, url: str) -> bool:
+        return origin(url) == origin(self.instance)
+
+    async def get(
+        self, path_or_url: str, params: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, str]]:
+        """(decoded JSON, links by rel) for one GET; raises coded errors."""
+        url = urljoin(self.instance + "/", path_or_url)
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
+        check_url(url, self.policy.guard)
+        headers = {"Accept": "application/json"}
+        if self.token and self.same_origin(url):  # never to another host
+            headers["Authorization"] = f"Bearer {self.token}"
+        self.requests += 1
+        try:
+            async with asyncio.timeout(self.policy.deadline_seconds):
+                async with self.session.get(url, headers=headers, allow_redirects=False) as resp:
+                    body = await resp.content.read(MAX_JSON_BYTES + 1)
+                    if len(body) > MAX_JSON_BYTES:
+                        raise ResponseTooLarge("the API answer is too large", url=url)
+                    links = {
+                        str(rel): str(value.get("url"))
+                        for rel, value in resp.links.items()
+                        if value.get("url") is not None
+                    }
+                    await self._pace(resp.headers, resp.status, url, body)
+        except IngestError:
+            raise
+        except (aiohttp.ClientError, ValueError, TimeoutError) as exc:
+            raise _wrap(exc, url) from exc
+        try:
+            return json.loads(body), links
+        except ValueError as exc:
+            raise ParseError(f"the instance answered with invalid JSON: {exc}", url=url) from exc
+
+    async def _pace(self, headers: Any, status: int, url: str, body: bytes) -> None:
+        reset_in = _seconds_until(headers.get("X-RateLimit-Reset"))
+        if status == 429:
+            raise RateLimited(
+                "rate limited by the instance", url=url, retry_after=reset_in or 300.0
+            )
+        if status >= 300:
+            raise HTTPStatusError(f"HTTP {status}: {_error_text(body)}", url=url, status=status)
+        remaining = headers.get("X-RateLimit-Remaining")
+        if remaining is not None and remaining.isdigit() and int(remaining) <= self.min_remaining:
+            wait = reset_in or 0.0
+            if wait > self.max_pause:
+                raise RateLimited(
+                    f"only {remaining} requests left until the limit resets",
+                    url=url,
+                    retry_after=wait,
+                )
+            await self.sleep(wait)
+
+
+def _error_text(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+        return str(data.get("error") or data)[:300]
+    except (ValueError, AttributeError):
+        return body[:200].decode("utf-8", "replace")
+
+
+def _seconds_until(reset: str | None) -> float | None:
+    if not reset:
+        return None
+    try:
+        when = datetime.fromisoformat(reset.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _id_key(value: str) -> tuple[int, str]:
+    return (len(value), value)  # Mastodon ids are numeric strings of growing length
+
+
+async def collect(
+    api: MastodonAPI,
+    path: str,
+    *,
+    min_id: str | None,
+    cap: int,
+    params: dict[str, Any] | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Everything newer than ``min_id`` (or the newest ``cap`` on a first sync), and the
+    new cursor. Gap-free: ``min_id`` then ``Link: prev`` until an empty page."""
+    params = dict(params or {}, limit=PAGE)
+    collected: list[dict[str, Any]] = []
+    newest = min_id
+    if min_id is None:
+        page, links = await api.get(path, params)
+        while isinstance(page, list) and page:
+            collected.extend(page)
+            nxt = links.get("next")
+            # a short page is the last one: asking again would only return []
+            if len(page) < PAGE or len(collected) >= cap or not nxt or not api.same_origin(nxt):
+                break
+            page, links = await api.get(nxt)
+    else:
+        page, links = await api.get(path, dict(params, min_id=min_id))
+        while isinstance(page, list) and page:
+            collected.extend(page)
+            prev = links.get("prev")
+            if len(page) < PAGE or len(collected) >= cap or not prev or not api.same_origin(prev):
+                break
+            page, links = await api.get(prev)
+    for item in collected:
+        ident = str(item.get("id", ""))
+        if ident and (newest is None or _id_key(ident) > _id_key(newest)):
+            newest = ident
+    return collected, newest
+
+
+# --- entities -> plain data ----------------------------------------------------------
+
+
+def full_acct(account: dict[str, Any]) -> str:
+    acct = str(account.get("acct") or account.get("username") or "")
+    if "@" not in acct:
+        acct = f"{acct}@{urlsplit(str(account.get('url') or '')).hostname or 'unknown'}"
+    return acct.lower()
+
+
+def account_identity(account: dict[str, Any]) -> IdentityEvidence:
+    name = plain_text(str(account.get("display_name") or ""), limit=200)
+    return IdentityEvidence(
+        kind="acct",
+        value=full_acct(account),
+        display_name=name or str(account.get("username") or full_acct(account)),
+    )
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def status_entry(status: dict[str, Any], *, instance: str) -> EntryData:
+    """A status (or the original of a boost) as an entry by its author."""
+    boosted_by = None
+    if isinstance(status.get("reblog"), dict):
+        boosted_by = full_acct(status.get("account") or {})
+        status = status["reblog"]
+    account = status.get("account") or {}
+    url = str(status.get("url") or status.get("uri") or "")
+    body = str(status.get("content") or "")
+    spoiler = str(status.get("spoiler_text") or "")
+    if spoiler:
+        body = f"<p><strong>CW: {escape(spoiler)}</strong></p>{body}"
+    poll = status.get("poll")
+    if isinstance(poll, dict) and poll.get("options"):
+        options = "".join(
+            f"<li>{escape(str(o.get('title', '')))} ({o.get('votes_count') or 0})</li>"
+            for o in poll["options"]
+        )
+        body += f"<p>Poll:</p><ul>{options}</ul>"
+    enclosures = []
+    for media in status.get("media_attachments") or ():
+        link = media.get("remote_url") or media.get("url")
+        if isinstance(link, str) and link.startswith(("http://", "https://")):
+            enclosures.append(
+                Enclosure(
+                    url=link[:2048],
+                    type=str(media.get("type") or "") or None,
+                    description=plain_text(str(media.get("description") or ""), limit=1500) or None,
+                )
+            )
+    identity = account_identity(account)
+    text = plain_text(body, limit=100_000)
+    parent = status.get("in_reply_to_id")
+    return EntryData(
+        dedupe_key="id:" + str(status.get("uri") or url)[:1000],
+        url=url or None,
+        title=(text[:117] + "...") if len(text) > 120 else text,
+        content=sanitize_html(body, base_url=url or instance),
+        published=_when(status.get("created_at")),
+        updated=_when(status.get("edited_at")),
+        author=AuthorData(name=identity.display_name, uri=str(account.get("url") or "") or None),
+        identity=identity,
+        in_reply_to=f"{instance}/web/statuses/{parent}" if parent else None,
+        tags=tuple(str(t.get("name")) for t in status.get("tags") or () if t.get("name")),
+        enclosures=tuple(enclosures),
+        language=str(status.get("language") or "")[:20] or None,
+        boosted_by=boosted_by,
+    )
+
+
+def _host(instance: str) -> str:
+    return urlsplit(instance).hostname or instance
+
+
+def notification_interaction(
+    n: dict[str, Any], *, instance: str, me: str
+) -> InteractionData | None:
+    """Them -> you: mentions and replies, favourites, boosts, follows."""
+    kind = {
+        "mention": "mention",
+        "favourite": "favourite",
+        "reblog": "boost",
+        "follow": "follow",
+    }.get(str(n.get("type")))
+    account = n.get("account")
+    at = _when(n.get("created_at"))
+    if kind is None or not isinstance(account, dict) or at is None:
+        return None
+    status = n.get("status") or {}
+    if kind == "mention" and status.get("in_reply_to_account_id") == me:
+        kind = "reply"
+    return InteractionData(
+        direction="in",
+        kind=kind,
+        at=at,
+        who=account_identity(account),
+        external_id=f"mastodon:{_host(instance)}:notification:{n.get('id')}",
+    )
+
+
+def own_status_interactions(s: dict[str, Any], *, instance: str, me: str) -> list[InteractionData]:
+    """You -> them: whom your statuses reply to, mention and boost."""
+    at = _when(s.get("created_at"))
+    if at is None:
+        return []
+    host = _host(instance)
+    out: list[InteractionData] = []
+    if isinstance(s.get("reblog"), dict):
+        author = s["reblog"].get("account") or {}
+        if author.get("id") != me:
+            out.append(
+                InteractionData(
+                    "out",
+                    "boost",
+                    at,
+                    account_identity(author),
+                    f"mastodon:{host}:status:{s.get('id')}:boost",
+                )
+            )
+        return out
+    reply_to = s.get("in_reply_to_account_id")
+    for mention in s.get("mentions") or ():
+        if mention.get("id") == me:
+            continue
+        kind = "reply" if mention.get("id") == reply_to else "mention"
+        out.append(
+            InteractionData(
+                "out",
+                kind,
+                at,
+                account_identity(mention),
+                f"mastodon:{host}:status:{s.get('id')}:{kind}:{mention.get('id')}",
+            )
+        )
+    return out
+
+
+def favourite_interaction(s: dict[str, Any], *, instance: str, me: str) -> InteractionData | None:
+    author = s.get("account") or {}
+    at = _when(s.get("created_at"))
+    if at is None or author.get("id") == me:
+        return None
+    return InteractionData(
+        "out",
+        "favourite",
+        at,
+        account_identity(author),
+        f"mastodon:{_host(instance)}:favourite:{s.get('id')}",
+    )
+
+
+# --- the two kinds of sync -------------------------------------------------------------
+
+
+async def sync_public(
+    api: MastodonAPI, *, username: str, state: dict[str, Any], backfill: int
+) -> MastodonBatch:
+    """A public account: lookup once, then its statuses since the cursor."""
+    batch = MastodonBatch(state=dict(state))
+    account_id = state.get("account_id")
+    if not account_id:
+        account, _ = await api.get("/api/v1/accounts/lookup", {"acct": username})
+        account_id = str(account.get("id"))
+        batch.state["account_id"] = account_id
+    statuses, newest = await collect(
+        api,
+        f"/api/v1/accounts/{account_id}/statuses",
+        min_id=state.get("statuses_min_id"),
+        cap=backfill,
+    )
+    batch.entries = [status_entry(s, instance=api.instance) for s in statuses]
+    batch.state["statuses_min_id"] = newest
+    return batch
+
+
+async def sync_account(api: MastodonAPI, *, state: dict[str, Any], backfill: int) -> MastodonBatch:
+    """Your own account: home timeline, notifications, your statuses, your favourites."""
+    batch = MastodonBatch(state=dict(state))
+    me = state.get("me_id")
+    if not me:
+        account, _ = await api.get("/api/v1/accounts/verify_credentials")
+        me = str(account.get("id"))
+        batch.state["me_id"] = me
+        batch.state["me_acct"] = full_acct(account)
+    home, batch.state["home_min_id"] = await collect(
+        api, "/api/v1/timelines/home", min_id=state.get("home_min_id"), cap=backfill
+    )
+    batch.entries = [status_entry(s, instance=api.instance) for s in home]
+    notes, batch.state["notifications_min_id"] = await collect(
+        api, "/api/v1/notifications", min_id=state.get("notifications_min_id"), cap=backfill
+    )
+    batch.interactions = [
+        i for n in notes if (i := notification_interaction(n, instance=api.instance, me=me))
+    ]
+    own, batch.state["own_min_id"] = await collect(
+        api, f"/api/v1/accounts/{me}/statuses", min_id=state.get("own_min_id"), cap=backfill
+    )
+    for s in own:
+        batch.interactions.extend(own_status_interactions(s, instance=api.instance, me=me))
+    favourites, _ = await api.get("/api/v1/favourites", {"limit": PAGE})
+    batch.interactions.extend(
+        i for s in favourites or () if (i := favourite_interaction(s, instance=api.instance, me=me))
+    )
+    return batch
+
+
+async def sync(
+    session: aiohttp.ClientSession,
+    policy: FetchPolicy,
+    *,
+    url: str,
+    token: str | None,
+    state: dict[str, Any],
+    backfill: int = 200,
+) -> MastodonBatch:
+    """Sync one Mastodon source: ``url`` is a profile (``https://host/@name``) without a
+    token, or the instance (``https://host``) with one. A public profile whose API is
+    closed falls back to its ``.rss`` feed."""
+    account = mastodon_account(url)
+    parts = urlsplit(url)
+    instance = account.instance if account else f"{parts.scheme}://{parts.netloc}"
+    api = MastodonAPI(session, policy, instance, token)
+    try:
+        if token:
+            batch = await sync_account(api, state=state, backfill=backfill)
+        elif account is not None:
+            try:
+                batch = await sync_public(
+                    api, username=account.username, state=state, backfill=backfill
+                )
+            except HTTPStatusError as exc:
+                if exc.status not in (401, 403) or state.get("account_id"):
+                    raise
+                batch = await _rss_fallback(session, policy, url, state)
+        else:
+            raise IngestError(
+                "a Mastodon source is a profile URL, or an instance with a token", url=url
+            )
+    except RateLimited as exc:
+        # nothing is stored and the cursors stay: the next sync resumes with no gap
+        batch = MastodonBatch(state=dict(state), retry_after=exc.retry_after)
+    batch.requests = api.requests
+    return batch
+
+
+async def _rss_fallback(
+    session: aiohttp.ClientSession, policy: FetchPolicy, url: str, state: dict[str, Any]
+) -> MastodonBatch:
+    result = await fetch(session, url.rstrip("/") + ".rss", policy)
+    batch = MastodonBatch(state=dict(state, via="rss"))
+    if isinstance(result, FetchResult):
+        batch.entries = list(parse_feed(result.content, url=result.url).entries)
+    return batch

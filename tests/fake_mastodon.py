@@ -1,0 +1,274 @@
+"""A fake Mastodon instance: an ASGI app served on loopback by uvicorn, answering in the
+shapes of the Mastodon API documentation (Status, Account, Notification entities; Link
+pagination with max_id/min_id; X-RateLimit-* headers; {"error": ...} bodies)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+TOKEN = "secret-token"
+
+
+class FakeMastodon:
+    def __init__(self) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.host = f"127.0.0.1:{self.port}"
+        self.accounts: dict[str, dict[str, Any]] = {}
+        self.statuses: dict[str, list[dict[str, Any]]] = {}  # account id -> newest first
+        self.home: list[dict[str, Any]] = []
+        self.notifications: list[dict[str, Any]] = []
+        self.favourites: list[dict[str, Any]] = []
+        self.me: dict[str, Any] | None = None
+        self.requests: list[tuple[str, str | None]] = []  # (path?query, Authorization)
+        self.remaining: int | None = None  # rate limit: requests left, None = unlimited
+        self.reset_in = 60.0
+        self.link_base: str | None = None  # to send Link headers to another origin
+        self.api_closed = False
+        self._next_id = 110_000_000_000_000_000
+        app = Starlette(
+            routes=[
+                Route("/api/v1/accounts/lookup", self.lookup),
+                Route("/api/v1/accounts/verify_credentials", self.verify),
+                Route("/api/v1/accounts/{id}/statuses", self.account_statuses),
+                Route("/api/v1/timelines/home", self.home_timeline),
+                Route("/api/v1/notifications", self.notifications_list),
+                Route("/api/v1/favourites", self.favourites_list),
+                Route("/{name:path}.rss", self.rss),
+            ]
+        )
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="error", lifespan="off"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        while not self._server.started:
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(5)
+
+    # --- data -------------------------------------------------------------------------
+
+    def new_id(self) -> str:
+        self._next_id += 1
+        return str(self._next_id)
+
+    def account(
+        self, username: str, display_name: str | None = None, *, fields=()
+    ) -> dict[str, Any]:
+        ident = self.new_id()
+        acct = {
+            "id": ident,
+            "username": username,
+            "acct": username,
+            "display_name": display_name if display_name is not None else username.title(),
+            "url": f"{self.base}/@{username}",
+            "note": "<p>hi</p>",
+            "fields": list(fields),
+            "locked": False,
+            "bot": False,
+            "created_at": "2020-01-01T00:00:00.000Z",
+            "followers_count": 1,
+            "following_count": 1,
+            "statuses_count": 0,
+            "emojis": [],
+        }
+        self.accounts[ident] = acct
+        self.statuses[ident] = []
+        return acct
+
+    def status(
+        self,
+        account: dict[str, Any],
+        content: str = "<p>hello</p>",
+        *,
+        reblog=None,
+        in_reply_to=None,
+        mentions=(),
+        spoiler="",
+        media=(),
+        poll=None,
+        language="en",
+        created_at: datetime | None = None,
+        publish: bool = True,
+    ) -> dict[str, Any]:
+        ident = self.new_id()
+        at = created_at or datetime.now(UTC)
+        status = {
+            "id": ident,
+            "uri": f"{self.base}/users/{account['username']}/statuses/{ident}",
+            "url": f"{self.base}/@{account['username']}/{ident}",
+            "account": account,
+            "created_at": at.isoformat().replace("+00:00", "Z"),
+            "edited_at": None,
+            "content": content if reblog is None else "",
+            "spoiler_text": spoiler,
+            "visibility": "public",
+            "sensitive": bool(spoiler),
+            "language": language,
+            "in_reply_to_id": in_reply_to["id"] if in_reply_to else None,
+            "in_reply_to_account_id": in_reply_to["account"]["id"] if in_reply_to else None,
+            "reblog": reblog,
+            "mentions": [
+                {"id": m["id"], "username": m["username"], "acct": m["acct"], "url": m["url"]}
+                for m in mentions
+            ],
+            "tags": [],
+            "emojis": [],
+            "media_attachments": list(media),
+            "poll": poll,
+            "replies_count": 0,
+            "reblogs_count": 0,
+            "favourites_count": 0,
+        }
+        if publish:
+            self.statuses[account["id"]].insert(0, status)
+        return status
+
+    def notify(
+        self, kind: str, account: dict[str, Any], status: dict[str, Any] | None = None
+    ) -> None:
+        self.notifications.insert(
+            0,
+            {
+                "id": self.new_id(),
+                "type": kind,
+                "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                "account": account,
+                "status": status,
+            },
+        )
+
+    # --- HTTP ---------------------------------------------------------------------------
+
+    def _limited(self, request: Request) -> Response | None:
+        self.requests.append(
+            (
+                request.url.path + ("?" + request.url.query if request.url.query else ""),
+                request.headers.get("authorization"),
+            )
+        )
+        if self.remaining is not None:
+            if self.remaining <= 0:
+                return self._json({"error": "Too many requests"}, 429)
+            self.remaining -= 1
+        return None
+
+    def _json(self, body: Any, status: int = 200, links: str | None = None) -> JSONResponse:
+        headers = {}
+        if self.remaining is not None:
+            reset = datetime.now(UTC) + timedelta(seconds=self.reset_in)
+            headers = {
+                "X-RateLimit-Limit": "300",
+                "X-RateLimit-Remaining": str(max(self.remaining, 0)),
+                "X-RateLimit-Reset": reset.isoformat().replace("+00:00", "Z"),
+            }
+        if links:
+            headers["Link"] = links
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    def _authed(self, request: Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {TOKEN}"
+
+    def _page(self, request: Request, items: list[dict[str, Any]]) -> JSONResponse:
+        q = request.query_params
+        limit = min(int(q.get("limit", 20)), 40)
+        key = lambda s: int(s["id"])  # noqa: E731
+        chosen = items
+        if q.get("max_id"):
+            chosen = [s for s in chosen if key(s) < int(q["max_id"])]
+        if q.get("since_id"):
+            chosen = [s for s in chosen if key(s) > int(q["since_id"])]
+        if q.get("min_id"):
+            newer = sorted((s for s in chosen if key(s) > int(q["min_id"])), key=key)[:limit]
+            page = sorted(newer, key=key, reverse=True)
+        else:
+            page = chosen[:limit]
+        links = None
+        if page:
+            base = (self.link_base or self.base) + request.url.path
+            links = (
+                f'<{base}?limit={limit}&max_id={page[-1]["id"]}>; rel="next", '
+                f'<{base}?limit={limit}&min_id={page[0]["id"]}>; rel="prev"'
+            )
+        return self._json(page, links=links)
+
+    async def lookup(self, request: Request) -> Response:
+        if (limited := self._limited(request)) is not None:
+            return limited
+        if self.api_closed:
+            return self._json({"error": "This method requires an authenticated user"}, 401)
+        acct = request.query_params.get("acct", "")
+        for account in self.accounts.values():
+            if account["acct"] == acct:
+                return self._json(account)
+        return self._json({"error": "Record not found"}, 404)
+
+    async def verify(self, request: Request) -> Response:
+        if (limited := self._limited(request)) is not None:
+            return limited
+        if not self._authed(request) or self.me is None:
+            return self._json({"error": "The access token is invalid"}, 401)
+        return self._json(self.me)
+
+    async def account_statuses(self, request: Request) -> Response:
+        if (limited := self._limited(request)) is not None:
+            return limited
+        if self.api_closed:
+            return self._json({"error": "This method requires an authenticated user"}, 401)
+        items = self.statuses.get(request.path_params["id"])
+        if items is None:
+            return self._json({"error": "Record not found"}, 404)
+        return self._page(request, items)
+
+    async def home_timeline(self, request: Request) -> Response:
+        if (limited := self._limited(request)) is not None:
+            return limited
+        if not self._authed(request):
+            return self._json({"error": "The access token is invalid"}, 401)
+        return self._page(request, self.home)
+
+    async def notifications_list(self, request: Request) -> Response:
+        if (limited := self._limited(request)) is not None:
+            return limited
+        if not self._authed(request):
+            return self._json({"error": "The access token is invalid"}, 401)
+        return self._page(request, self.notifications)
+
+    async def favourites_list(self, request: Request) -> Response:
+        if (limited := self._limited(request)) is not None:
+            return limited
+        if not self._authed(request):
+            return self._json({"error": "The access token is invalid"}, 401)
+        return self._json(self.favourites[:40])
+
+    async def rss(self, request: Request) -> Response:
+        name = request.path_params["name"].lstrip("@")
+        account = next((a for a in self.accounts.values() if a["username"] == name), None)
+        if account is None:
+            return Response("not found", status_code=404)
+        items = "".join(
+            f"<item><guid isPermaLink='true'>{s['url']}</guid><link>{s['url']}</link>"
+            f"<pubDate>Mon, 23 Nov 2026 09:00:00 +0000</pubDate><description>{s['content'].replace('<', '&lt;')}</description></item>"
+            for s in self.statuses[account["id"]][:20]
+        )
+        body = (
+            f"<?xml version='1.0'?><rss version='2.0'><channel><title>{account['display_name']}</title>"
+            f"<link>{account['url']}</link><description>d</description>{items}</channel></rss>"
+        )
+        return Response(body, media_type="application/rss+xml")
