@@ -59,9 +59,8 @@ def main() -> None:
         used = len(fake.requests)
         minimum = 1 + math.ceil(args.statuses / 40)
         print(f"first sync: {stats.line()}")
-        print(
-            f"statuses: {stats.new_items} in {seconds:.2f} s = {stats.new_items / seconds:.0f} statuses/s"
-        )
+        rate = stats.new_items / seconds
+        print(f"statuses: {stats.new_items} in {seconds:.2f} s = {rate:.0f} statuses/s")
         print(
             f"HTTP requests: {used} used, {minimum} minimum possible "
             f"(1 lookup + {minimum - 1} pages of 40): {used / minimum:.2f}x"
