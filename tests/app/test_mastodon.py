@@ -11,7 +11,6 @@ from sqlmodel import select
 
 from app.config import Settings
 from app.db import get_engine, session_scope
-from app.main import create_app
 from app.models import Interaction, Item, Person, Source
 from app.refresh import RefreshOptions, RefreshStats, refresh_due
 from tests.app.conftest import ApiUser, add_user
@@ -27,20 +26,14 @@ def fake() -> Iterator[FakeMastodon]:
 
 
 @pytest.fixture
-def msettings(settings: Settings, fake: FakeMastodon) -> Settings:
+def settings(settings: Settings, fake: FakeMastodon) -> Settings:
+    """The shared settings, with the fake instance allow-listed too."""
     return settings.model_copy(update={"allowed_hosts": [*settings.allowed_hosts, fake.host]})
 
 
 @pytest.fixture
-def mclient(msettings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(msettings)) as c:
-        yield c
-    get_engine.cache_clear()
-
-
-@pytest.fixture
-def carol(msettings: Settings) -> ApiUser:
-    return add_user(msettings, "carol")
+def carol(settings: Settings) -> ApiUser:
+    return add_user(settings, "carol")
 
 
 def sync(settings: Settings, *, backfill: int = 200, all_: bool = True) -> RefreshStats:
@@ -67,30 +60,30 @@ def add(client: TestClient, user: ApiUser, **body) -> int:
 
 
 def test_public_account_pages_with_no_gap(
-    mclient: TestClient, msettings: Settings, fake: FakeMastodon, carol: ApiUser
+    client: TestClient, settings: Settings, fake: FakeMastodon, carol: ApiUser
 ) -> None:
     kim = fake.account("kim", "Kim <script>alert(1)</script> Lee")
     start = datetime.now(UTC) - timedelta(days=2)
     for n in range(95):
         fake.status(kim, f"<p>post {n}</p>", created_at=start + timedelta(minutes=n))
-    sid = add(mclient, carol, url=f"{fake.base}/@kim")
-    assert source_of(msettings, sid).kind == "mastodon"
-    stats = sync(msettings)
-    assert (stats.errors, stats.new_items) == (0, 95), source_of(msettings, sid).error_message
+    sid = add(client, carol, url=f"{fake.base}/@kim")
+    assert source_of(settings, sid).kind == "mastodon"
+    stats = sync(settings)
+    assert (stats.errors, stats.new_items) == (0, 95), source_of(settings, sid).error_message
     # 1 lookup + 3 pages of 40 (the last one short) + 1 empty page is not needed on backfill
     assert sum(1 for path, _ in fake.requests if "/statuses" in path) == 3
     for n in range(95, 180):
         fake.status(kim, f"<p>post {n}</p>", created_at=start + timedelta(minutes=n))
     fake.requests.clear()
-    stats = sync(msettings)
+    stats = sync(settings)
     assert stats.new_items == 85
     assert any("min_id=" in path for path, _ in fake.requests)
     assert not any("since_id=" in path for path, _ in fake.requests)
     texts = sorted(
-        int(i.content.removeprefix("<p>post ").removesuffix("</p>")) for i in items_of(msettings)
+        int(i.content.removeprefix("<p>post ").removesuffix("</p>")) for i in items_of(settings)
     )
     assert texts == list(range(180))  # every status once, no gap
-    timeline = mclient.get("/api/v1/timeline?limit=5", headers=carol.auth).json()["items"]
+    timeline = client.get("/api/v1/timeline?limit=5", headers=carol.auth).json()["items"]
     assert (
         timeline[0]["person"]["name"] == "Kim Lee" and timeline[0]["source"]["kind"] == "mastodon"
     )
@@ -98,7 +91,7 @@ def test_public_account_pages_with_no_gap(
 
 
 def test_content_is_sanitised_and_rich_parts_kept(
-    mclient: TestClient, msettings: Settings, fake: FakeMastodon, carol: ApiUser
+    client: TestClient, settings: Settings, fake: FakeMastodon, carol: ApiUser
 ) -> None:
     kim = fake.account("kim")
     fake.status(
@@ -122,9 +115,9 @@ def test_content_is_sanitised_and_rich_parts_kept(
             ],
         },
     )
-    add(mclient, carol, url=f"{fake.base}/@kim")
-    sync(msettings)
-    (item,) = items_of(msettings)
+    add(client, carol, url=f"{fake.base}/@kim")
+    sync(settings)
+    (item,) = items_of(settings)
     assert "<script" not in item.content and "javascript" not in item.content
     assert (
         "CW: food" in item.content
@@ -144,34 +137,34 @@ def test_content_is_sanitised_and_rich_parts_kept(
 
 
 def test_edit_updates_and_boost_is_one_entry(
-    mclient: TestClient, msettings: Settings, fake: FakeMastodon, carol: ApiUser
+    client: TestClient, settings: Settings, fake: FakeMastodon, carol: ApiUser
 ) -> None:
     kim, lee = fake.account("kim"), fake.account("lee")
     original = fake.status(kim, "<p>first version</p>")
-    add(mclient, carol, url=f"{fake.base}/@kim")
-    add(mclient, carol, url=f"{fake.base}/@lee")
-    sync(msettings)
+    add(client, carol, url=f"{fake.base}/@kim")
+    add(client, carol, url=f"{fake.base}/@lee")
+    sync(settings)
     original["content"] = "<p>second version</p>"
     original["edited_at"] = datetime.now(UTC).isoformat()
     fake.status(lee, reblog=original)  # lee boosts kim's status
     fake.status(lee, reblog=original)  # twice
     fake.status(kim, "<p>newer</p>")
-    sync(msettings)
-    items = items_of(msettings)
+    sync(settings)
+    items = items_of(settings)
     by_kim = [i for i in items if i.dedupe_key.endswith(original["id"])]
     assert len(by_kim) == 2  # one per source, stored ...
-    timeline = mclient.get("/api/v1/timeline", headers=carol.auth).json()["items"]
+    timeline = client.get("/api/v1/timeline", headers=carol.auth).json()["items"]
     assert sum(1 for i in timeline if i["url"] == original["url"]) == 1  # ... shown once
     boosted = next(i for i in items if i.boosted_by)
     assert boosted.boosted_by.startswith("lee@") and "second version" in boosted.content
     assert boosted.identity_id is not None
-    with session_scope(get_engine(msettings.database_url)) as s:
+    with session_scope(get_engine(settings.database_url)) as s:
         names = {p.name for p in s.exec(select(Person)).all()}
     assert "Kim" in names  # a boost is by the original author
 
 
 def test_own_account_records_interactions_both_ways(
-    mclient: TestClient, msettings: Settings, fake: FakeMastodon, carol: ApiUser
+    client: TestClient, settings: Settings, fake: FakeMastodon, carol: ApiUser
 ) -> None:
     me, kim, lee, max_ = (
         fake.account("carol"),
@@ -189,10 +182,10 @@ def test_own_account_records_interactions_both_ways(
     fake.status(me, "<p>@kim thanks</p>", in_reply_to=theirs, mentions=[kim, lee])
     fake.status(me, reblog=fake.status(max_, "<p>max says</p>"))
     fake.favourites.append(fake.status(lee, "<p>lee says</p>"))
-    sid = add(mclient, carol, url=fake.base, token=TOKEN)
-    stats = sync(msettings)
-    assert stats.errors == 0, source_of(msettings, sid).error_message
-    with session_scope(get_engine(msettings.database_url)) as s:
+    sid = add(client, carol, url=fake.base, token=TOKEN)
+    stats = sync(settings)
+    assert stats.errors == 0, source_of(settings, sid).error_message
+    with session_scope(get_engine(settings.database_url)) as s:
         people = {p.id: p.name for p in s.exec(select(Person)).all()}
         got = sorted(
             (i.direction, i.kind, people[i.person_id]) for i in s.exec(select(Interaction)).all()
@@ -208,56 +201,56 @@ def test_own_account_records_interactions_both_ways(
         ("out", "reply", "Kim"),
     ]
     assert all(auth == f"Bearer {TOKEN}" for _, auth in fake.requests)
-    assert "token" not in mclient.get(
+    assert "token" not in client.get(
         f"/api/v1/sources/{sid}", headers=carol.auth
     ).text.lower().replace("next_check", "")
-    sync(msettings)  # again: nothing recorded twice
-    with session_scope(get_engine(msettings.database_url)) as s:
+    sync(settings)  # again: nothing recorded twice
+    with session_scope(get_engine(settings.database_url)) as s:
         assert len(s.exec(select(Interaction)).all()) == 8
 
 
 def test_revoked_token_pauses_and_keeps_the_token(
-    mclient: TestClient, msettings: Settings, fake: FakeMastodon, carol: ApiUser
+    client: TestClient, settings: Settings, fake: FakeMastodon, carol: ApiUser
 ) -> None:
     fake.me = fake.account("carol")
-    sid = add(mclient, carol, url=fake.base, token="wrong-token")
-    sync(msettings)
-    src = source_of(msettings, sid)
+    sid = add(client, carol, url=fake.base, token="wrong-token")
+    sync(settings)
+    src = source_of(settings, sid)
     assert (src.error_code, src.paused, src.access_token) == ("auth_failed", True, "wrong-token")
     assert "invalid" in (src.error_message or "")
 
 
 def test_rate_limit_waits_until_reset(
-    mclient: TestClient, msettings: Settings, fake: FakeMastodon, carol: ApiUser
+    client: TestClient, settings: Settings, fake: FakeMastodon, carol: ApiUser
 ) -> None:
     kim = fake.account("kim")
     for n in range(10):
         fake.status(kim, f"<p>{n}</p>")
-    sid = add(mclient, carol, url=f"{fake.base}/@kim")
+    sid = add(client, carol, url=f"{fake.base}/@kim")
     fake.remaining, fake.reset_in = 1, 600
     before = datetime.now(UTC)
-    stats = sync(msettings)
-    src = source_of(msettings, sid)
+    stats = sync(settings)
+    src = source_of(settings, sid)
     assert stats.new_items == 0 and src.error_code is None
     assert src.next_check_at - before > timedelta(minutes=9)  # not before the reset
     fake.remaining = None
-    assert sync(msettings).new_items == 10  # and then nothing was skipped
+    assert sync(settings).new_items == 10  # and then nothing was skipped
 
 
 def test_429_is_a_rate_limit_not_a_failure(
-    mclient: TestClient, msettings: Settings, fake: FakeMastodon, carol: ApiUser
+    client: TestClient, settings: Settings, fake: FakeMastodon, carol: ApiUser
 ) -> None:
     fake.account("kim")
-    sid = add(mclient, carol, url=f"{fake.base}/@kim")
+    sid = add(client, carol, url=f"{fake.base}/@kim")
     fake.remaining, fake.reset_in = 0, 120
     before = datetime.now(UTC)
-    sync(msettings)
-    assert source_of(msettings, sid).next_check_at - before > timedelta(seconds=100)
+    sync(settings)
+    assert source_of(settings, sid).next_check_at - before > timedelta(seconds=100)
 
 
 def test_cross_origin_next_link_is_not_followed(
-    mclient: TestClient,
-    msettings: Settings,
+    client: TestClient,
+    settings: Settings,
     fake: FakeMastodon,
     feed_server: FeedServer,
     carol: ApiUser,
@@ -269,29 +262,29 @@ def test_cross_origin_next_link_is_not_followed(
         fake.home.insert(0, fake.statuses[kim["id"]][0])
     feed_server.routes["/api/v1/timelines/home"] = Reply(200, b"[]")
     fake.link_base = feed_server.base  # Link: next points at another origin
-    add(mclient, carol, url=fake.base, token=TOKEN)
-    stats = sync(msettings)
+    add(client, carol, url=fake.base, token=TOKEN)
+    stats = sync(settings)
     assert stats.errors == 0 and stats.new_items == 40  # the first page only
     assert feed_server.requests == []  # never followed, so the token never left
 
 
 def test_closed_api_falls_back_to_rss(
-    mclient: TestClient, msettings: Settings, fake: FakeMastodon, carol: ApiUser
+    client: TestClient, settings: Settings, fake: FakeMastodon, carol: ApiUser
 ) -> None:
     kim = fake.account("kim")
     fake.status(kim, "<p>from the feed</p>")
     fake.api_closed = True
-    add(mclient, carol, url=f"{fake.base}/@kim")
-    stats = sync(msettings)
+    add(client, carol, url=f"{fake.base}/@kim")
+    stats = sync(settings)
     assert (stats.errors, stats.new_items) == (0, 1)
 
 
 def test_unknown_account_is_a_clear_error(
-    mclient: TestClient, msettings: Settings, fake: FakeMastodon, carol: ApiUser
+    client: TestClient, settings: Settings, fake: FakeMastodon, carol: ApiUser
 ) -> None:
-    sid = add(mclient, carol, url=f"{fake.base}/@nobody")
-    sync(msettings)
-    src = source_of(msettings, sid)
+    sid = add(client, carol, url=f"{fake.base}/@nobody")
+    sync(settings)
+    src = source_of(settings, sid)
     assert src.error_code == "not_found" and "Record not found" in (src.error_message or "")
 
 
