@@ -113,6 +113,21 @@ class Person(SQLModel, table=True):
     name: str = Field(max_length=200)
     # the user themself: their own blog, accounts, names (set through /api/v1/me)
     is_self: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # listening to them more or less (-2..2), set by the user; the learner never overrides it
+    manual_weight: float | None = Field(default=None)
+    pinned: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    muted: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # how you know them: family, partner, friend, met, colleague, neighbour, acquaintance ...
+    relationships: list[str] = Field(
+        default_factory=list,
+        sa_type=sa.JSON,
+        nullable=False,
+        sa_column_kwargs={"server_default": "[]"},
+    )
+    # reaching out: an explicit "every N days", a snooze, a dismissal of the current silence
+    cadence_days: float | None = Field(default=None)
+    snoozed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    dismissed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 

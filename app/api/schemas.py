@@ -149,3 +149,84 @@ class SelfIdentities(BaseModel):
 
 class SelfIdentitiesOut(BaseModel):
     identities: list[IdentityOut]
+
+
+class Weight(BaseModel):
+    learned: float | None = Field(
+        None, description="From the ranking model; null until it has learned"
+    )
+    manual: float | None = Field(None, ge=-2, le=2)
+    pinned: bool = False
+    muted: bool = False
+    effective: float
+
+
+class PersonOut(BaseModel):
+    id: int
+    name: str
+    identities: list[dict[str, object]]
+    weight: Weight
+    relationships: list[str]
+    cadence_days: float | None
+    item_count: int = 0
+    last_activity: datetime | None = None
+
+
+class PeoplePage(BaseModel):
+    items: list[PersonOut]
+    next_cursor: str | None
+
+
+RELATIONSHIPS = Literal[
+    "family",
+    "partner",
+    "friend",
+    "met",
+    "colleague",
+    "neighbour",
+    "acquaintance",
+    "sibling",
+    "parent",
+    "child",
+    "spouse",
+    "sweetheart",
+    "crush",
+    "muse",
+    "co-resident",
+]
+
+
+class PersonUpdate(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    relationships: list[RELATIONSHIPS] | None = Field(None, max_length=20)
+    cadence_days: float | None = Field(None, gt=0, le=3650)
+
+
+class WeightUpdate(BaseModel):
+    manual: float | None = Field(None, ge=-2, le=2)
+    pinned: bool = False
+    muted: bool = False
+
+
+class MergeRequest(BaseModel):
+    other_id: int
+
+
+class SplitRequest(BaseModel):
+    identity_id: int
+
+
+class SnoozeRequest(BaseModel):
+    until: datetime
+
+
+class DriftOut(BaseModel):
+    person: PersonOut
+    days_since_contact: float
+    usual_gap_days: float
+    why: str
+    openers: list[TimelineItem]
+
+
+class DriftPage(BaseModel):
+    items: list[DriftOut]

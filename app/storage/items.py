@@ -237,6 +237,7 @@ def read_timeline(
     limit: int = 50,
     cursor: str | None = None,
     since: datetime | None = None,
+    person_id: int | None = None,
 ) -> tuple[list[TimelineRow], str | None]:
     """Newest first, keyset-paged on ``(published, id)`` (the ``ix_item_user_published_id``
     index). Ranking replaces this order when the ranking issue lands."""
@@ -249,6 +250,8 @@ def read_timeline(
     )
     if since is not None:
         query = query.where(col(Item.published) > since)
+    if person_id is not None:
+        query = query.where(col(Identity.person_id) == person_id)
     if cursor:
         published_iso, last_id = decode_cursor(cursor, size=2)
         try:

@@ -5,17 +5,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert
+import sqlalchemy as sa
+from sqlalchemy import func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.errors import InvalidInput
-from app.models import Identity, Interaction, Person
+from app.errors import InvalidInput, NotFound
+from app.models import Identity, Interaction, Item, Person
+from app.storage.pagination import decode_cursor, encode_cursor
 from ingest.assemble import normalize_url
 from ingest.types import IdentityEvidence
+from ranking.relationships import History
 
 
 def resolve_identities(
@@ -235,4 +238,170 @@ def persons_of_identities(
         ).all():
             if ident is not None:
                 out[ident] = person
+    return out
+
+
+# --- people: read, edit, merge, split -------------------------------------------------
+
+
+def get_person(session: Session, *, user_id: int, person_id: int) -> Person:
+    person = session.get(Person, person_id)
+    if person is None or person.user_id != user_id:
+        raise NotFound(f"no person {person_id}")
+    return person
+
+
+def list_people(
+    session: Session, *, user_id: int, limit: int = 50, cursor: str | None = None
+) -> tuple[list[Person], str | None]:
+    query = select(Person).where(Person.user_id == user_id, col(Person.is_self).is_(False))
+    if cursor:
+        (after_id,) = decode_cursor(cursor, size=1)
+        query = query.where(col(Person.id) > int(after_id))
+    rows = list(session.exec(query.order_by(col(Person.id)).limit(limit + 1)).all())
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def identities_by_person(session: Session, *, person_ids: list[int]) -> dict[int, list[Identity]]:
+    out: dict[int, list[Identity]] = {pid: [] for pid in person_ids}
+    if person_ids:
+        for identity in session.exec(
+            select(Identity)
+            .where(col(Identity.person_id).in_(person_ids))
+            .order_by(col(Identity.id))
+        ).all():
+            out.setdefault(identity.person_id, []).append(identity)
+    return out
+
+
+def activity_by_person(
+    session: Session, *, person_ids: list[int]
+) -> dict[int, tuple[int, datetime | None]]:
+    """person id -> (item count, newest item time)."""
+    out: dict[int, tuple[int, datetime | None]] = {}
+    if person_ids:
+        rows = session.exec(
+            select(Identity.person_id, func.count(col(Item.id)), func.max(Item.published))
+            .join(Item, col(Item.identity_id) == Identity.id)
+            .where(col(Identity.person_id).in_(person_ids))
+            .group_by(col(Identity.person_id))
+        ).all()
+        for pid, count, newest in rows:
+            if newest is not None and newest.tzinfo is None:
+                newest = newest.replace(tzinfo=UTC)
+            out[pid] = (int(count), newest)
+    return out
+
+
+def merge_people(session: Session, *, user_id: int, keep_id: int, other_id: int) -> Person:
+    """Move everything of ``other`` onto ``keep``: identities (and so their items) and
+    interactions. Nothing is lost; ``other`` is gone afterwards."""
+    if keep_id == other_id:
+        raise InvalidInput("a person cannot be merged with themself")
+    keep = get_person(session, user_id=user_id, person_id=keep_id)
+    other = get_person(session, user_id=user_id, person_id=other_id)
+    if other.is_self and not keep.is_self:
+        keep, other = other, keep  # merging into you keeps you
+    session.execute(
+        update(Identity).where(col(Identity.person_id) == other.id).values(person_id=keep.id)
+    )
+    session.execute(
+        update(Interaction).where(col(Interaction.person_id) == other.id).values(person_id=keep.id)
+    )
+    keep.relationships = sorted(set(keep.relationships or []) | set(other.relationships or []))
+    keep.pinned = keep.pinned or other.pinned
+    session.add(keep)
+    session.flush()
+    session.delete(other)
+    session.flush()
+    return keep
+
+
+def split_identity(session: Session, *, user_id: int, person_id: int, identity_id: int) -> Person:
+    """Give one identity (and the items that carry it) a person of its own."""
+    person = get_person(session, user_id=user_id, person_id=person_id)
+    identity = session.get(Identity, identity_id)
+    if identity is None or identity.person_id != person.id:
+        raise NotFound(f"person {person_id} has no identity {identity_id}")
+    count = session.exec(
+        select(func.count()).select_from(Identity).where(Identity.person_id == person.id)
+    ).one()
+    if count < 2:
+        raise InvalidInput("a person's only identity cannot be split off")
+    fresh = Person(user_id=user_id, name=(identity.display_name or identity.value)[:200])
+    session.add(fresh)
+    session.flush()
+    identity.person_id = fresh.id  # type: ignore[assignment]
+    session.add(identity)
+    session.flush()
+    return fresh
+
+
+RECENT_CONTACTS = 30
+
+
+def contact_histories(session: Session, *, user_id: int, now: datetime) -> list[History]:
+    """Every person's contact times and recent posts, for :func:`ranking.relationships.drifting`."""
+    contacts: dict[int, list[datetime]] = {}
+    # the newest RECENT_CONTACTS per person are enough for the usual gap and the last
+    # contact, and keep the load small however long the history grows
+    table = Interaction.__table__
+    rank = (
+        sa.func.row_number()
+        .over(partition_by=table.c.person_id, order_by=table.c.at.desc())
+        .label("rank")
+    )
+    recent = (
+        sa.select(table.c.person_id, table.c.at, rank).where(table.c.user_id == user_id).subquery()
+    )
+    rows = session.connection().execute(
+        sa.select(recent.c.person_id, recent.c.at)
+        .where(recent.c.rank <= RECENT_CONTACTS)
+        .order_by(recent.c.person_id, recent.c.at)
+    )
+    for pid, at in rows:
+        contacts.setdefault(pid, []).append(at)
+    if not contacts:
+        return []
+    posts: dict[int, list[datetime]] = {}
+    since = now - timedelta(days=365)
+    for pid, published in session.execute(
+        select(Identity.person_id, Item.published)
+        .join(Item, col(Item.identity_id) == Identity.id)
+        .where(Item.user_id == user_id, col(Item.published) >= since)
+    ).all():
+        if pid in contacts:
+            posts.setdefault(pid, []).append(
+                published if published.tzinfo else published.replace(tzinfo=UTC)
+            )
+    people = {
+        p.id: p
+        for p in session.exec(
+            select(Person).where(Person.user_id == user_id, col(Person.is_self).is_(False))
+        ).all()
+    }
+    year_ago = now - timedelta(days=365)
+    out = []
+    for pid, times in contacts.items():
+        person = people.get(pid)
+        if person is None or person.muted:
+            continue
+        valued = bool(
+            person.pinned
+            or (person.manual_weight or 0) > 0
+            or person.relationships
+            or sum(1 for t in times if t >= year_ago) >= 3
+        )
+        out.append(
+            History(
+                person_id=pid,
+                contacts=times,
+                posts=posts.get(pid, ()),
+                valued=valued,
+                cadence_days=person.cadence_days,
+                snoozed_until=person.snoozed_until,
+                dismissed_at=person.dismissed_at,
+            )
+        )
     return out

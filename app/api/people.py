@@ -1,0 +1,201 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlmodel import Session
+
+from app.api.deps import CurrentUser, SessionDep
+from app.api.schemas import (
+    DriftOut,
+    DriftPage,
+    MergeRequest,
+    PeoplePage,
+    PersonOut,
+    PersonUpdate,
+    SnoozeRequest,
+    SplitRequest,
+    TimelineItem,
+    Weight,
+    WeightUpdate,
+)
+from app.models import Person
+from app.storage import people as people_store
+from app.storage.items import read_timeline
+from ranking.relationships import drifting
+
+router = APIRouter(prefix="/people", tags=["people"])
+
+
+def people_out(session: Session, people: list[Person]) -> list[PersonOut]:
+    ids = [p.id for p in people if p.id is not None]
+    identities = people_store.identities_by_person(session, person_ids=ids)
+    activity = people_store.activity_by_person(session, person_ids=ids)
+    out = []
+    for p in people:
+        assert p.id is not None
+        count, last = activity.get(p.id, (0, None))
+        out.append(
+            PersonOut(
+                id=p.id,
+                name=p.name,
+                identities=[
+                    {"id": i.id, "kind": i.kind, "value": i.value} for i in identities.get(p.id, [])
+                ],
+                weight=Weight(
+                    learned=None,
+                    manual=p.manual_weight,
+                    pinned=p.pinned,
+                    muted=p.muted,
+                    effective=-2.0 if p.muted else (p.manual_weight or 0.0),
+                ),
+                relationships=list(p.relationships or []),
+                cadence_days=p.cadence_days,
+                item_count=count,
+                last_activity=last,
+            )
+        )
+    return out
+
+
+@router.get("", response_model=PeoplePage)
+def read_people(
+    session: SessionDep,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> PeoplePage:
+    """The people behind your sources, with identities, activity and weight."""
+    assert user.id is not None
+    rows, next_cursor = people_store.list_people(
+        session, user_id=user.id, limit=limit, cursor=cursor
+    )
+    return PeoplePage(items=people_out(session, rows), next_cursor=next_cursor)
+
+
+@router.get("/drifting", response_model=DriftPage)
+def read_drifting(
+    session: SessionDep,
+    user: CurrentUser,
+    k: Annotated[float, Query(gt=1, le=20, description="How many usual gaps is too long")] = 3.0,
+) -> DriftPage:
+    """Valued people you are losing touch with, with why, and recent posts as openers."""
+    assert user.id is not None
+    now = datetime.now(UTC)
+    drifts = drifting(
+        people_store.contact_histories(session, user_id=user.id, now=now), now=now, k=k
+    )
+    drifts = drifts[:50]
+    people = {
+        p.id: p
+        for p in people_out(
+            session,
+            [
+                people_store.get_person(session, user_id=user.id, person_id=d.person_id)
+                for d in drifts
+            ],
+        )
+    }
+    items = []
+    for d in drifts:
+        rows, _ = read_timeline(session, user_id=user.id, limit=3, person_id=d.person_id)
+        items.append(
+            DriftOut(
+                person=people[d.person_id],
+                days_since_contact=d.days_since_contact,
+                usual_gap_days=d.usual_gap_days,
+                why=d.why,
+                openers=[TimelineItem.from_row(r) for r in rows],
+            )
+        )
+    return DriftPage(items=items)
+
+
+@router.get("/{person_id}", response_model=PersonOut)
+def read_person(person_id: int, session: SessionDep, user: CurrentUser) -> PersonOut:
+    """One person."""
+    assert user.id is not None
+    person = people_store.get_person(session, user_id=user.id, person_id=person_id)
+    return people_out(session, [person])[0]
+
+
+@router.patch("/{person_id}", response_model=PersonOut)
+def update_person(
+    person_id: int, body: PersonUpdate, session: SessionDep, user: CurrentUser
+) -> PersonOut:
+    """Rename, say how you know them, or set how often you want to be in touch."""
+    assert user.id is not None
+    person = people_store.get_person(session, user_id=user.id, person_id=person_id)
+    fields = body.model_dump(exclude_unset=True)
+    if "name" in fields and body.name:
+        person.name = body.name
+    if "relationships" in fields:
+        person.relationships = sorted(set(body.relationships or []))
+    if "cadence_days" in fields:
+        person.cadence_days = body.cadence_days
+    session.add(person)
+    session.flush()
+    return people_out(session, [person])[0]
+
+
+@router.put("/{person_id}/weight", response_model=PersonOut)
+def update_weight(
+    person_id: int, body: WeightUpdate, session: SessionDep, user: CurrentUser
+) -> PersonOut:
+    """Listen to someone more or less (-2..2), pin them, or mute them."""
+    assert user.id is not None
+    person = people_store.get_person(session, user_id=user.id, person_id=person_id)
+    person.manual_weight, person.pinned, person.muted = body.manual, body.pinned, body.muted
+    session.add(person)
+    session.flush()
+    return people_out(session, [person])[0]
+
+
+@router.post("/{person_id}/merge", response_model=PersonOut)
+def merge_person(
+    person_id: int, body: MergeRequest, session: SessionDep, user: CurrentUser
+) -> PersonOut:
+    """Merge another person into this one: their identities, items and contact move here."""
+    assert user.id is not None
+    kept = people_store.merge_people(
+        session, user_id=user.id, keep_id=person_id, other_id=body.other_id
+    )
+    return people_out(session, [kept])[0]
+
+
+@router.post("/{person_id}/split", response_model=PersonOut)
+def split_person(
+    person_id: int, body: SplitRequest, session: SessionDep, user: CurrentUser
+) -> PersonOut:
+    """Split one identity off into a person of its own; returns the new person."""
+    assert user.id is not None
+    fresh = people_store.split_identity(
+        session, user_id=user.id, person_id=person_id, identity_id=body.identity_id
+    )
+    return people_out(session, [fresh])[0]
+
+
+@router.post("/{person_id}/snooze", response_model=PersonOut)
+def snooze_person(
+    person_id: int, body: SnoozeRequest, session: SessionDep, user: CurrentUser
+) -> PersonOut:
+    """Do not list them as drifting before ``until``."""
+    assert user.id is not None
+    person = people_store.get_person(session, user_id=user.id, person_id=person_id)
+    until = body.until if body.until.tzinfo else body.until.replace(tzinfo=UTC)
+    person.snoozed_until = until
+    session.add(person)
+    session.flush()
+    return people_out(session, [person])[0]
+
+
+@router.post("/{person_id}/dismiss", response_model=PersonOut)
+def dismiss_person(person_id: int, session: SessionDep, user: CurrentUser) -> PersonOut:
+    """Dismiss this silence; they come back only after a new contact, then a new silence."""
+    assert user.id is not None
+    person = people_store.get_person(session, user_id=user.id, person_id=person_id)
+    person.dismissed_at = datetime.now(UTC)
+    session.add(person)
+    session.flush()
+    return people_out(session, [person])[0]
