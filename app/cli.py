@@ -216,7 +216,7 @@ def serve(
     settings = _settings()
     upgrade_database(settings.database_url)
     if demo:
-        from app.demo import DemoServer, seed_demo
+        from app.demo import DemoServer, seed_demo, seed_demo_contacts
         from app.refresh import refresh_due
         from app.scheduler import refresh_options
 
@@ -230,6 +230,7 @@ def serve(
             guard=settings.fetch_policy().guard,
         )
         stats = refresh_due(get_engine(settings.database_url), refresh_options(settings))
+        seed_demo_contacts(get_engine(settings.database_url))
         typer.echo(f"demo feeds ingested: {stats.line()}")
         typer.echo(f"demo login: user {seed.user!r}, password {seed.password!r}")
         typer.echo(f"demo API token: {seed.token}")

@@ -131,6 +131,21 @@ class Person(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
+class MergeRejection(SQLModel, table=True):
+    """A merge suggestion the user turned down: never suggested again."""
+
+    __tablename__ = "merge_rejection"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "person_a", "person_b", name="uq_merge_rejection"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("user_account.id"))
+    person_a: int = Field(sa_column=_fk("person.id"))
+    person_b: int = Field(sa_column=_fk("person.id"))
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
 class Identity(SQLModel, table=True):
     __tablename__ = "identity"
     __table_args__ = (

@@ -21,6 +21,7 @@ EXPECTED_TABLES = {
     "feedback",
     "interaction",
     "item_tombstone",
+    "merge_rejection",
     "alembic_version",
 }
 

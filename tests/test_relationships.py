@@ -13,8 +13,16 @@ def days_ago(*days: float) -> list[datetime]:
     return sorted(NOW - timedelta(days=d) for d in days)
 
 
-def history(pid: int, contacts: list[datetime], posts: list[datetime] | None = None, **kw) -> History:
-    return History(person_id=pid, contacts=contacts, posts=posts if posts is not None else days_ago(1, 5, 9), valued=True, **kw)
+def history(
+    pid: int, contacts: list[datetime], posts: list[datetime] | None = None, **kw
+) -> History:
+    return History(
+        person_id=pid,
+        contacts=contacts,
+        posts=posts if posts is not None else days_ago(1, 5, 9),
+        valued=True,
+        **kw,
+    )
 
 
 def test_usual_gap_is_the_median_gap() -> None:
@@ -54,8 +62,12 @@ def test_dismissal_lasts_until_the_next_contact() -> None:
     contacts = days_ago(70, 60, 50, 40)
     dismissed = history(1, contacts, dismissed_at=NOW - timedelta(days=1))
     assert drifting([dismissed], now=NOW) == []
-    later = history(1, [*contacts, NOW - timedelta(days=35)], posts=[NOW + timedelta(days=29)],
-                    dismissed_at=NOW - timedelta(days=36))
+    later = history(
+        1,
+        [*contacts, NOW - timedelta(days=35)],
+        posts=[NOW + timedelta(days=29)],
+        dismissed_at=NOW - timedelta(days=36),
+    )
     assert drifting([later], now=NOW + timedelta(days=30))
 
 
@@ -74,7 +86,12 @@ def test_people_not_valued_are_not_listed_and_order_is_most_overdue_first() -> N
 
 def test_contacts_by_kind_splits_proactive_and_reactive() -> None:
     counts = contacts_by_kind(
-        [(NOW, "out", "reply"), (NOW, "out", "reply"), (NOW, "in", "favourite"), (NOW - timedelta(days=400), "in", "mention")],
+        [
+            (NOW, "out", "reply"),
+            (NOW, "out", "reply"),
+            (NOW, "in", "favourite"),
+            (NOW - timedelta(days=400), "in", "mention"),
+        ],
         now=NOW,
     )
     assert counts == {"out": {"reply": 2}, "in": {"favourite": 1}}

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
 from app.api.deps import CurrentUser, SessionDep
@@ -11,11 +11,14 @@ from app.api.schemas import (
     DriftOut,
     DriftPage,
     MergeRequest,
+    PairRequest,
     PeoplePage,
     PersonOut,
     PersonUpdate,
     SnoozeRequest,
     SplitRequest,
+    SuggestionOut,
+    SuggestionPage,
     TimelineItem,
     Weight,
     WeightUpdate,
@@ -23,6 +26,7 @@ from app.api.schemas import (
 from app.models import Person
 from app.storage import people as people_store
 from app.storage.items import read_timeline
+from ranking.identity import suggest_merges
 from ranking.relationships import drifting
 
 router = APIRouter(prefix="/people", tags=["people"])
@@ -110,6 +114,51 @@ def read_drifting(
             )
         )
     return DriftPage(items=items)
+
+
+@router.get("/suggestions", response_model=SuggestionPage)
+def read_suggestions(session: SessionDep, user: CurrentUser) -> SuggestionPage:
+    """People who may be one person (weak evidence), with a confidence and the reasons."""
+    assert user.id is not None
+    found = suggest_merges(
+        people_store.person_sketches(session, user_id=user.id),
+        rejected=people_store.rejected_pairs(session, user_id=user.id),
+    )
+    ids = sorted({s.a for s in found} | {s.b for s in found})
+    people = {
+        p.id: p
+        for p in people_out(
+            session, [people_store.get_person(session, user_id=user.id, person_id=i) for i in ids]
+        )
+    }
+    return SuggestionPage(
+        items=[
+            SuggestionOut(
+                people=[people[s.a], people[s.b]], confidence=s.confidence, reasons=list(s.reasons)
+            )
+            for s in found
+        ]
+    )
+
+
+@router.post("/suggestions/accept", response_model=PersonOut)
+def accept_suggestion(body: PairRequest, session: SessionDep, user: CurrentUser) -> PersonOut:
+    """Accept a suggestion: the two become one person (nothing of either is lost)."""
+    assert user.id is not None
+    kept = people_store.merge_people(
+        session, user_id=user.id, keep_id=min(body.a, body.b), other_id=max(body.a, body.b)
+    )
+    return people_out(session, [kept])[0]
+
+
+@router.post("/suggestions/reject", status_code=204)
+def reject_suggestion(body: PairRequest, session: SessionDep, user: CurrentUser) -> Response:
+    """Reject a suggestion: this pair is never suggested again."""
+    assert user.id is not None
+    people_store.reject_suggestion(
+        session, user_id=user.id, a=body.a, b=body.b, now=datetime.now(UTC)
+    )
+    return Response(status_code=204)
 
 
 @router.get("/{person_id}", response_model=PersonOut)

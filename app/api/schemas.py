@@ -230,3 +230,18 @@ class DriftOut(BaseModel):
 
 class DriftPage(BaseModel):
     items: list[DriftOut]
+
+
+class SuggestionOut(BaseModel):
+    people: list[PersonOut]
+    confidence: float
+    reasons: list[str]
+
+
+class SuggestionPage(BaseModel):
+    items: list[SuggestionOut]
+
+
+class PairRequest(BaseModel):
+    a: int
+    b: int

@@ -8,6 +8,7 @@ demo timeline always looks recent.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from dataclasses import dataclass
@@ -18,10 +19,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.db import session_scope
-from app.models import Source
+from app.models import Person, Source
+from app.storage import people as people_store
 from app.storage import users as user_store
 from app.subscriptions import add_source
 from ingest.guard import GuardPolicy
@@ -136,3 +138,39 @@ def seed_demo(engine: Engine, *, base_url: str, guard: GuardPolicy) -> DemoSeed:
                 source.etag = source.last_modified = None
                 session.add(source)
     return DemoSeed(user=DEMO_USER, password=DEMO_PASSWORD, token=token)
+
+
+def seed_demo_contacts(engine: Engine, *, now: datetime | None = None) -> int:
+    """The demo user's bundled history of contact (data/contacts.json): interactions and
+    relationship types for the people the demo feeds brought in. Idempotent."""
+    now = now or datetime.now(UTC)
+    data = json.loads((DATA_DIR / "contacts.json").read_text("utf-8"))
+    added = 0
+    with session_scope(engine) as session:
+        user = user_store.get_user_by_name(session, name=DEMO_USER)
+        if user is None or user.id is None:
+            return 0
+        for name, info in data["people"].items():
+            person = session.exec(
+                select(Person)
+                .where(Person.user_id == user.id, Person.name == name)
+                .order_by(col(Person.id))
+            ).first()
+            if person is None or person.id is None:
+                continue
+            person.relationships = sorted(
+                set(person.relationships or []) | set(info["relationships"])
+            )
+            session.add(person)
+            rows = [
+                {
+                    "person_id": person.id,
+                    "direction": direction,
+                    "kind": kind,
+                    "at": now - timedelta(days=days),
+                    "external_id": f"demo:{name}:{days}:{direction}:{kind}",
+                }
+                for days, direction, kind in info["contacts"]
+            ]
+            added += people_store.record_interactions(session, user_id=user.id, rows=rows)
+    return added

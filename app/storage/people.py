@@ -14,10 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.errors import InvalidInput, NotFound
-from app.models import Identity, Interaction, Item, Person
+from app.models import Identity, Interaction, Item, MergeRejection, Person
 from app.storage.pagination import decode_cursor, encode_cursor
 from ingest.assemble import normalize_url
 from ingest.types import IdentityEvidence
+from ranking.identity import PersonSketch
 from ranking.relationships import History
 
 
@@ -405,3 +406,52 @@ def contact_histories(session: Session, *, user_id: int, now: datetime) -> list[
             )
         )
     return out
+
+
+# --- merge suggestions ---------------------------------------------------------------
+
+
+def person_sketches(session: Session, *, user_id: int) -> list[PersonSketch]:
+    """Each person's name and the hosts their identities were seen on."""
+    sites: dict[int, set[str]] = {}
+    for pid, kind, value in session.exec(
+        select(Identity.person_id, Identity.kind, Identity.value).where(Identity.user_id == user_id)
+    ).all():
+        host = ""
+        if kind == "url":
+            host = urlsplit(value).netloc
+        elif kind == "feed_author":
+            host = value.split("|", 1)[0]
+        elif kind == "acct":
+            host = value.rsplit("@", 1)[-1]
+        sites.setdefault(pid, set())
+        if host:
+            sites[pid].add(host)
+    people = session.exec(
+        select(Person).where(Person.user_id == user_id, col(Person.is_self).is_(False))
+    ).all()
+    return [
+        PersonSketch(id=p.id, name=p.name, sites=frozenset(sites.get(p.id, ())))
+        for p in people
+        if p.id is not None
+    ]
+
+
+def rejected_pairs(session: Session, *, user_id: int) -> set[frozenset[int]]:
+    return {
+        frozenset((a, b))
+        for a, b in session.exec(
+            select(MergeRejection.person_a, MergeRejection.person_b).where(
+                MergeRejection.user_id == user_id
+            )
+        ).all()
+    }
+
+
+def reject_suggestion(session: Session, *, user_id: int, a: int, b: int, now: datetime) -> None:
+    get_person(session, user_id=user_id, person_id=a)
+    get_person(session, user_id=user_id, person_id=b)
+    low, high = sorted((a, b))
+    if frozenset((low, high)) not in rejected_pairs(session, user_id=user_id):
+        session.add(MergeRejection(user_id=user_id, person_a=low, person_b=high, at=now))
+        session.flush()

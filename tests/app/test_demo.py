@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.db import get_engine
-from app.demo import DemoServer, seed_demo
+from app.demo import DemoServer, seed_demo, seed_demo_contacts
 from app.main import create_app
 from app.refresh import RefreshOptions, refresh_due
 
@@ -22,7 +22,12 @@ def test_demo_ingests_posts_and_the_comment_thread(db_url: str) -> None:
         # a second start (new port, same database) keeps the items and adds no duplicates
         again = seed_demo(engine, base_url=server.base_url, guard=settings.fetch_policy().guard)
         assert refresh_due(engine, RefreshOptions(policy=settings.fetch_policy())).new_items == 0
+        assert seed_demo_contacts(engine) == 20
+        assert seed_demo_contacts(engine) == 0  # idempotent
         with TestClient(create_app(settings)) as client:
+            auth = {"Authorization": f"Bearer {again.token}"}
+            drifting = client.get("/api/v1/people/drifting", headers=auth).json()["items"]
+            people = client.get("/api/v1/people", headers=auth).json()["items"]
             assert (
                 client.get(
                     "/api/v1/timeline", headers={"Authorization": f"Bearer {seed.token}"}
@@ -41,6 +46,12 @@ def test_demo_ingests_posts_and_the_comment_thread(db_url: str) -> None:
         }
         assert all(c["in_reply_to"] == post["url"] for c in comments)
         assert "<script" not in post["content"] and "onerror" not in post["content"]
+        # Sam has gone quiet on you while still posting: the demo's reach-out suggestion
+        assert [d["person"]["name"] for d in drifting] == ["Sam Okafor"]
+        assert drifting[0]["openers"] and "every" in drifting[0]["why"]
+        names = {p["name"]: p for p in people}
+        assert {"Maya Lindqvist", "Sam Okafor", "Priya Raman", "Jonas Berg"} <= set(names)
+        assert names["Maya Lindqvist"]["relationships"] == ["family", "friend"]
     finally:
         server.stop()
         get_engine.cache_clear()

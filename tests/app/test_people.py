@@ -18,7 +18,9 @@ from tests.helpers import FeedServer, Reply
 NOW = datetime.now(UTC)
 
 
-def two_blogs(client: TestClient, settings: Settings, feed_server: FeedServer, user: ApiUser) -> None:
+def two_blogs(
+    client: TestClient, settings: Settings, feed_server: FeedServer, user: ApiUser
+) -> None:
     def feed(author: str, site: str, n: int) -> bytes:
         items = "".join(
             f"<item><guid>{site}/{i}</guid><link>{site}/{i}</link><title>{author} {i}</title>"
@@ -31,7 +33,12 @@ def two_blogs(client: TestClient, settings: Settings, feed_server: FeedServer, u
     feed_server.routes["/ann"] = Reply(200, feed("Ann Lee", "https://ann.example", 3))
     feed_server.routes["/bo"] = Reply(200, feed("Bo Berg", "https://bo.example", 2))
     for path in ("/ann", "/bo"):
-        assert client.post("/api/v1/sources", json={"url": feed_server.url(path)}, headers=user.auth).status_code == 201
+        assert (
+            client.post(
+                "/api/v1/sources", json={"url": feed_server.url(path)}, headers=user.auth
+            ).status_code
+            == 201
+        )
     refresh_due(get_engine(settings.database_url), RefreshOptions(policy=settings.fetch_policy()))
 
 
@@ -48,30 +55,62 @@ def counts(settings: Settings) -> tuple[int, int, int]:
         )
 
 
-def test_people_list_weight_and_relationships(client: TestClient, settings: Settings, feed_server: FeedServer, alice: ApiUser, bob: ApiUser) -> None:
+def test_people_list_weight_and_relationships(
+    client: TestClient, settings: Settings, feed_server: FeedServer, alice: ApiUser, bob: ApiUser
+) -> None:
     two_blogs(client, settings, feed_server, alice)
     found = people(client, alice)
     ann = found["Ann Lee"]
     assert ann["item_count"] == 3 and ann["identities"][0]["kind"] == "email_sha256"
-    assert ann["weight"] == {"learned": None, "manual": None, "pinned": False, "muted": False, "effective": 0.0}
-    resp = client.put(f"/api/v1/people/{ann['id']}/weight", json={"manual": 1.5, "pinned": True, "muted": False}, headers=alice.auth)
+    assert ann["weight"] == {
+        "learned": None,
+        "manual": None,
+        "pinned": False,
+        "muted": False,
+        "effective": 0.0,
+    }
+    resp = client.put(
+        f"/api/v1/people/{ann['id']}/weight",
+        json={"manual": 1.5, "pinned": True, "muted": False},
+        headers=alice.auth,
+    )
     assert resp.status_code == 200 and resp.json()["weight"]["effective"] == 1.5
-    assert client.put(f"/api/v1/people/{ann['id']}/weight", json={"manual": 3}, headers=alice.auth).status_code == 422
-    resp = client.patch(f"/api/v1/people/{ann['id']}", json={"relationships": ["friend", "met"], "name": "Ann"}, headers=alice.auth)
+    assert (
+        client.put(
+            f"/api/v1/people/{ann['id']}/weight", json={"manual": 3}, headers=alice.auth
+        ).status_code
+        == 422
+    )
+    resp = client.patch(
+        f"/api/v1/people/{ann['id']}",
+        json={"relationships": ["friend", "met"], "name": "Ann"},
+        headers=alice.auth,
+    )
     assert resp.json()["relationships"] == ["friend", "met"] and resp.json()["name"] == "Ann"
-    assert client.patch(f"/api/v1/people/{ann['id']}", json={"relationships": ["enemy"]}, headers=alice.auth).status_code == 422
+    assert (
+        client.patch(
+            f"/api/v1/people/{ann['id']}", json={"relationships": ["enemy"]}, headers=alice.auth
+        ).status_code
+        == 422
+    )
     # another user's person: 404 everywhere
     for call in (
         lambda: client.get(f"/api/v1/people/{ann['id']}", headers=bob.auth),
-        lambda: client.put(f"/api/v1/people/{ann['id']}/weight", json={"manual": 1}, headers=bob.auth),
+        lambda: client.put(
+            f"/api/v1/people/{ann['id']}/weight", json={"manual": 1}, headers=bob.auth
+        ),
         lambda: client.patch(f"/api/v1/people/{ann['id']}", json={"name": "x"}, headers=bob.auth),
-        lambda: client.post(f"/api/v1/people/{ann['id']}/merge", json={"other_id": ann["id"] + 1}, headers=bob.auth),
+        lambda: client.post(
+            f"/api/v1/people/{ann['id']}/merge", json={"other_id": ann["id"] + 1}, headers=bob.auth
+        ),
     ):
         assert call().status_code == 404
     assert client.get("/api/v1/people", headers=bob.auth).json()["items"] == []
 
 
-def test_merge_then_split_round_trips_with_nothing_lost(client: TestClient, settings: Settings, feed_server: FeedServer, alice: ApiUser) -> None:
+def test_merge_then_split_round_trips_with_nothing_lost(
+    client: TestClient, settings: Settings, feed_server: FeedServer, alice: ApiUser
+) -> None:
     two_blogs(client, settings, feed_server, alice)
     found = people(client, alice)
     ann, bo = found["Ann Lee"], found["Bo Berg"]
@@ -79,36 +118,131 @@ def test_merge_then_split_round_trips_with_nothing_lost(client: TestClient, sett
     with session_scope(engine) as s:
         item_id = s.exec(select(Item.id).where(Item.title == "Bo Berg 0")).one()
         s.add(Feedback(user_id=alice.id, item_id=item_id, action="like"))
-        s.add(Interaction(user_id=alice.id, person_id=bo["id"], direction="out", kind="comment", at=NOW))
+        s.add(
+            Interaction(
+                user_id=alice.id, person_id=bo["id"], direction="out", kind="comment", at=NOW
+            )
+        )
     before = counts(settings)
-    merged = client.post(f"/api/v1/people/{ann['id']}/merge", json={"other_id": bo["id"]}, headers=alice.auth).json()
+    merged = client.post(
+        f"/api/v1/people/{ann['id']}/merge", json={"other_id": bo["id"]}, headers=alice.auth
+    ).json()
     assert merged["item_count"] == 5 and len(merged["identities"]) == 2
     assert client.get(f"/api/v1/people/{bo['id']}", headers=alice.auth).status_code == 404
     assert counts(settings) == before
     bo_identity = next(i for i in merged["identities"] if i["id"] == bo["identities"][0]["id"])
-    split = client.post(f"/api/v1/people/{ann['id']}/split", json={"identity_id": bo_identity["id"]}, headers=alice.auth)
-    assert split.status_code == 200 and split.json()["item_count"] == 2 and split.json()["name"] == "Bo Berg"
+    split = client.post(
+        f"/api/v1/people/{ann['id']}/split",
+        json={"identity_id": bo_identity["id"]},
+        headers=alice.auth,
+    )
+    assert (
+        split.status_code == 200
+        and split.json()["item_count"] == 2
+        and split.json()["name"] == "Bo Berg"
+    )
     assert counts(settings) == before
     timeline = client.get("/api/v1/timeline?limit=50", headers=alice.auth).json()["items"]
     assert {i["person"]["name"] for i in timeline} == {"Ann Lee", "Bo Berg"}
     # a person's last identity stays
-    only = client.get(f"/api/v1/people/{split.json()['id']}", headers=alice.auth).json()["identities"][0]["id"]
-    assert client.post(f"/api/v1/people/{split.json()['id']}/split", json={"identity_id": only}, headers=alice.auth).status_code == 422
+    only = client.get(f"/api/v1/people/{split.json()['id']}", headers=alice.auth).json()[
+        "identities"
+    ][0]["id"]
+    assert (
+        client.post(
+            f"/api/v1/people/{split.json()['id']}/split",
+            json={"identity_id": only},
+            headers=alice.auth,
+        ).status_code
+        == 422
+    )
 
 
-def test_drifting_through_the_api(client: TestClient, settings: Settings, feed_server: FeedServer, alice: ApiUser) -> None:
+def test_drifting_through_the_api(
+    client: TestClient, settings: Settings, feed_server: FeedServer, alice: ApiUser
+) -> None:
     two_blogs(client, settings, feed_server, alice)
     found = people(client, alice)
     ann, bo = found["Ann Lee"], found["Bo Berg"]
     with session_scope(get_engine(settings.database_url)) as s:
         for days in (70, 60, 50, 40):  # every ten days, then forty days of silence
-            s.add(Interaction(user_id=alice.id, person_id=ann["id"], direction="out", kind="comment", at=NOW - timedelta(days=days)))
-            s.add(Interaction(user_id=alice.id, person_id=bo["id"], direction="in", kind="comment", at=NOW - timedelta(days=days - 38)))
+            s.add(
+                Interaction(
+                    user_id=alice.id,
+                    person_id=ann["id"],
+                    direction="out",
+                    kind="comment",
+                    at=NOW - timedelta(days=days),
+                )
+            )
+            s.add(
+                Interaction(
+                    user_id=alice.id,
+                    person_id=bo["id"],
+                    direction="in",
+                    kind="comment",
+                    at=NOW - timedelta(days=days - 38),
+                )
+            )
     items = client.get("/api/v1/people/drifting", headers=alice.auth).json()["items"]
     assert [d["person"]["name"] for d in items] == ["Ann Lee"]
     drift = items[0]
     assert round(drift["days_since_contact"]) == 40 and drift["usual_gap_days"] == 10.0
     assert [o["title"] for o in drift["openers"]] == ["Ann Lee 0", "Ann Lee 1", "Ann Lee 2"]
     until = (NOW + timedelta(days=5)).isoformat()
-    assert client.post(f"/api/v1/people/{ann['id']}/snooze", json={"until": until}, headers=alice.auth).status_code == 200
+    assert (
+        client.post(
+            f"/api/v1/people/{ann['id']}/snooze", json={"until": until}, headers=alice.auth
+        ).status_code
+        == 200
+    )
     assert client.get("/api/v1/people/drifting", headers=alice.auth).json()["items"] == []
+
+
+def test_weak_name_suggestions_accepted_and_rejected(
+    client: TestClient, settings: Settings, feed_server: FeedServer, alice: ApiUser, bob: ApiUser
+) -> None:
+    def feed(site: str, *names: str) -> bytes:
+        items = "".join(
+            f"<item><guid>{site}/{n}</guid><title>{n}</title><dc:creator>{n}</dc:creator></item>"
+            for n in names
+        )
+        return (
+            f"<rss version='2.0' xmlns:dc='http://purl.org/dc/elements/1.1/'><channel><title>{site}</title>"
+            f"<link>https://{site}/</link>{items}</channel></rss>"
+        ).encode()
+
+    feed_server.routes["/one"] = Reply(200, feed("one.example", "Sam Okafor", "Kim Lee"))
+    feed_server.routes["/two"] = Reply(200, feed("two.example", "sam okafor", "Kim  Lee"))
+    for path in ("/one", "/two"):
+        client.post("/api/v1/sources", json={"url": feed_server.url(path)}, headers=alice.auth)
+    refresh_due(get_engine(settings.database_url), RefreshOptions(policy=settings.fetch_policy()))
+    got = client.get("/api/v1/people/suggestions", headers=alice.auth).json()["items"]
+    pairs = {tuple(sorted(p["name"] for p in s["people"])): s for s in got}
+    assert set(pairs) == {("Sam Okafor", "sam okafor"), ("Kim Lee", "Kim Lee")}
+    sam, kim = pairs[("Sam Okafor", "sam okafor")], pairs[("Kim Lee", "Kim Lee")]
+    assert sam["confidence"] == 0.7 and [r.lower() for r in sam["reasons"]] == [
+        "the same name: 'sam okafor'"
+    ]
+    a, b = (p["id"] for p in kim["people"])
+    assert (
+        client.post(
+            "/api/v1/people/suggestions/reject", json={"a": a, "b": b}, headers=bob.auth
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            "/api/v1/people/suggestions/reject", json={"a": a, "b": b}, headers=alice.auth
+        ).status_code
+        == 204
+    )
+    a, b = (p["id"] for p in sam["people"])
+    merged = client.post(
+        "/api/v1/people/suggestions/accept", json={"a": a, "b": b}, headers=alice.auth
+    ).json()
+    assert merged["item_count"] == 2 and len(merged["identities"]) == 2
+    assert client.get("/api/v1/people/suggestions", headers=alice.auth).json()["items"] == []
+    with session_scope(get_engine(settings.database_url)) as s:
+        assert s.exec(select(func.count()).select_from(Person)).one() == 3
+        assert s.exec(select(func.count()).select_from(Identity)).one() == 4
