@@ -210,7 +210,7 @@ async def collect(
 def full_acct(account: dict[str, Any]) -> str:
     acct = str(account.get("acct") or account.get("username") or "")
     if "@" not in acct:
-        acct = f"{acct}@{urlsplit(str(account.get('url') or '')).hostname or 'unknown'}"
+        acct = f"{acct}@{urlsplit(str(account.get('url') or '')).netloc or 'unknown'}"
     return acct.lower()
 
 

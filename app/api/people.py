@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
-from app.api.deps import CurrentUser, SessionDep
+from app.api.deps import CurrentUser, SessionDep, SettingsDep
 from app.api.schemas import (
     DriftOut,
     DriftPage,
@@ -24,6 +24,7 @@ from app.api.schemas import (
     WeightUpdate,
 )
 from app.models import Person
+from app.people_links import read_links
 from app.storage import people as people_store
 from app.storage.items import read_timeline
 from ranking.identity import suggest_merges
@@ -114,6 +115,22 @@ def read_drifting(
             )
         )
     return DriftPage(items=items)
+
+
+@router.post("/links")
+async def read_people_links(
+    session: SessionDep, user: CurrentUser, settings: SettingsDep
+) -> dict[str, object]:
+    """Read people's pages now: rel="me" both ways merges their accounts; XFN on your own
+    blog sets how you know people. Returns what changed."""
+    assert user.id is not None
+    report = await read_links(session, user_id=user.id, policy=settings.fetch_policy())
+    return {
+        "pages": report.pages,
+        "merged": [list(pair) for pair in report.merged],
+        "relationships": {str(k): v for k, v in report.relationships.items()},
+        "errors": [{"url": u, "code": c} for u, c in report.errors],
+    }
 
 
 @router.get("/suggestions", response_model=SuggestionPage)
