@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from app.api import health, items, me, people, sources, timeline
+from app.api import digest, health, items, me, people, sources, timeline
 from app.api.errors import install_error_handlers
 from app.config import Settings, get_settings
 from app.scheduler import run_scheduler
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
     app.include_router(items.router, prefix=api_prefix)
     app.include_router(me.router, prefix=api_prefix)
     app.include_router(people.router, prefix=api_prefix)
+    app.include_router(digest.router, prefix=api_prefix)
     app.include_router(web_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from app.api.deps import CurrentUser, SessionDep
 from app.api.schemas import IdentityOut, SelfIdentities, SelfIdentitiesOut
 from app.storage import people as people_store
+from app.storage import users as user_store
 
 router = APIRouter(prefix="/me", tags=["me"])
 
@@ -44,3 +45,25 @@ def update_self_identities(
             IdentityOut(kind=_SHOWN_KIND.get(i.kind, i.kind), value=i.value) for i in stored
         ]
     )
+
+
+@router.post("/feed-token")
+def create_feed_token(request: Request, session: SessionDep, user: CurrentUser) -> dict[str, str]:
+    """A new URL for the Atom feed of your curated stream (the previous one stops working).
+    The token in it opens that feed only, never the API."""
+    assert user.id is not None
+    now = datetime.now(UTC)
+    user_store.revoke_tokens(session, user_id=user.id, name=user_store.FEED_TOKEN, now=now)
+    _, raw = user_store.create_token(session, user_id=user.id, name=user_store.FEED_TOKEN)
+    base = str(request.base_url).rstrip("/")
+    return {"url": f"{base}/api/v1/feeds/{raw}/atom.xml"}
+
+
+@router.delete("/feed-token", status_code=204)
+def delete_feed_token(session: SessionDep, user: CurrentUser) -> Response:
+    """Revoke the Atom feed URL."""
+    assert user.id is not None
+    user_store.revoke_tokens(
+        session, user_id=user.id, name=user_store.FEED_TOKEN, now=datetime.now(UTC)
+    )
+    return Response(status_code=204)

@@ -68,11 +68,18 @@ def revoke_tokens(session: Session, *, user_id: int, name: str, now: datetime) -
     return len(tokens)
 
 
-def user_for_token(session: Session, *, raw: str) -> User | None:
-    """The owner of a live token, or None."""
+# the name reserved for the token in the URL of a user's Atom feed
+FEED_TOKEN = "feed"  # noqa: S105 - a name, not a secret
+
+
+def user_for_token(session: Session, *, raw: str, feed: bool = False) -> User | None:
+    """The owner of a live token, or None. A feed token (it travels in URLs) opens only
+    the Atom feed; an API token never opens it, and a feed token never opens the API."""
     row = session.exec(
         select(User, ApiToken)
         .join(ApiToken, ApiToken.user_id == User.id)  # type: ignore[arg-type]
         .where(ApiToken.token_hash == hash_token(raw), ApiToken.revoked_at.is_(None))  # type: ignore[union-attr]
     ).first()
-    return row[0] if row else None
+    if row is None or (row[1].name == FEED_TOKEN) != feed:
+        return None
+    return row[0]

@@ -246,3 +246,49 @@ def test_weak_name_suggestions_accepted_and_rejected(
     with session_scope(get_engine(settings.database_url)) as s:
         assert s.exec(select(func.count()).select_from(Person)).one() == 3
         assert s.exec(select(func.count()).select_from(Identity)).one() == 4
+
+
+def test_digest_and_atom_feed(
+    client: TestClient, settings: Settings, feed_server: FeedServer, alice: ApiUser, bob: ApiUser
+) -> None:
+    body = (
+        b"<rss version='2.0'><channel><title>Mia</title><link>https://mia.example/</link>"
+        b"<item><guid>https://mia.example/1</guid><title>We're getting married!</title><author>mia@mia.example (Mia)</author>"
+        + f"<pubDate>{NOW.strftime('%a, %d %b %Y %H:%M:%S +0000')}</pubDate>".encode()
+        + b"<description>&lt;p&gt;Yes &lt;script&gt;x&lt;/script&gt;&lt;/p&gt;</description></item>"
+        b"<item><guid>https://mia.example/2</guid><title>Bread & butter</title>"
+        + f"<pubDate>{NOW.strftime('%a, %d %b %Y %H:%M:%S +0000')}</pubDate>".encode()
+        + b"</item></channel></rss>"
+    )
+    feed_server.routes["/mia"] = Reply(200, body)
+    client.post("/api/v1/sources", json={"url": feed_server.url("/mia")}, headers=alice.auth)
+    refresh_due(get_engine(settings.database_url), RefreshOptions(policy=settings.fetch_policy()))
+    digest = client.get("/api/v1/digest", headers=alice.auth).json()
+    assert len(digest["items"]) == 2
+    assert [(s["item"]["title"], s["event"]) for s in digest["stories"]] == [
+        ("We're getting married!", "wedding")
+    ]
+    page = client.get("/api/v1/digest?format=html", headers=alice.auth)
+    assert (
+        page.status_code == 200
+        and "wedding" in page.text
+        and "<script" not in page.text.split("<body>")[1]
+    )
+    # the Atom feed: its own token in the URL, which opens nothing else
+    url = client.post("/api/v1/me/feed-token", headers=alice.auth).json()["url"]
+    path = url.split("testserver")[-1]
+    atom = client.get(path)
+    assert atom.status_code == 200 and atom.headers["content-type"].startswith(
+        "application/atom+xml"
+    )
+    assert b"We're getting married!" in atom.content and b"<script" not in atom.content
+    token = path.split("/feeds/")[1].split("/")[0]
+    assert (
+        client.get("/api/v1/timeline", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 401
+    )
+    assert (
+        client.get(f"/api/v1/feeds/{alice.token}/atom.xml").status_code == 404
+    )  # an API token is no feed token
+    assert client.delete("/api/v1/me/feed-token", headers=alice.auth).status_code == 204
+    assert client.get(path).status_code == 404
