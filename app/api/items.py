@@ -1,13 +1,39 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, Field
 
 from app.api.deps import CurrentUser, SessionDep
 from app.storage import items as item_store
 
 router = APIRouter(prefix="/items", tags=["items"])
+
+
+class FeedbackIn(BaseModel):
+    action: Literal["seen", "open", "like", "reply", "hide", "more", "less"]
+    rank: int | None = Field(
+        None, ge=1, le=100_000, description="1-based position shown (with seen)"
+    )
+
+
+@router.post("/{item_id}/feedback", status_code=status.HTTP_204_NO_CONTENT)
+def create_feedback(
+    item_id: int, body: FeedbackIn, session: SessionDep, user: CurrentUser
+) -> Response:
+    """Tell Kith what you did with an item; ``hide`` takes it out of your timeline."""
+    assert user.id is not None
+    item_store.add_feedback(
+        session,
+        user_id=user.id,
+        item_id=item_id,
+        action=body.action,
+        rank=body.rank,
+        now=datetime.now(UTC),
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT)

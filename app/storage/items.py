@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete as sa_delete
+from sqlalchemy import exists as sa_exists
 from sqlalchemy import func, insert, update
 from sqlmodel import Session, and_, col, or_, select
 
 from app.errors import InvalidInput, NotFound
-from app.models import Identity, Item, ItemTombstone, Person, Source
+from app.models import Feedback, Identity, Item, ItemTombstone, Person, Source
 from app.storage.pagination import decode_cursor, encode_cursor
 from ingest.types import EntryData
 
@@ -246,7 +247,17 @@ def read_timeline(
         .join(Source, col(Source.id) == Item.source_id)
         .outerjoin(Identity, col(Identity.id) == Item.identity_id)
         .outerjoin(Person, col(Person.id) == Identity.person_id)
-        .where(Item.user_id == user_id, col(Item.duplicate_of_id).is_(None))
+        .where(
+            Item.user_id == user_id,
+            col(Item.duplicate_of_id).is_(None),
+            # muted people and hidden items are left out
+            or_(col(Person.muted).is_(None), col(Person.muted).is_(False)),
+            ~sa_exists().where(
+                Feedback.item_id == Item.id,
+                Feedback.user_id == user_id,
+                Feedback.action == "hide",
+            ),
+        )
     )
     if since is not None:
         query = query.where(col(Item.published) > since)
@@ -278,3 +289,19 @@ def count_items(session: Session, *, user_id: int) -> int:
     return int(
         session.exec(select(func.count()).select_from(Item).where(Item.user_id == user_id)).one()
     )
+
+
+FEEDBACK_ACTIONS = ("seen", "open", "like", "reply", "hide", "more", "less")
+
+
+def add_feedback(
+    session: Session, *, user_id: int, item_id: int, action: str, rank: int | None, now: datetime
+) -> Feedback:
+    """Record what the user did with an item (the ranking issue learns from these)."""
+    item = session.get(Item, item_id)
+    if item is None or item.user_id != user_id:
+        raise NotFound(f"no item {item_id}")
+    feedback = Feedback(user_id=user_id, item_id=item_id, action=action, rank=rank, at=now)
+    session.add(feedback)
+    session.flush()
+    return feedback
