@@ -168,19 +168,44 @@ def test_tags_enclosures_and_comment_links_reach_the_api(
 def test_feedback_hide_and_mute_shape_the_timeline(
     client: TestClient, settings: Settings, feed_server: FeedServer, alice: ApiUser, bob: ApiUser
 ) -> None:
-    feed_server.routes["/f"] = Reply(200, feed(item("a", "https://blog.example/a", "A"), item("b", "https://blog.example/b", "B")))
-    feed_server.routes["/g"] = Reply(200, feed(item("c", "https://other.example/c", "C"), title="Other"))
+    feed_server.routes["/f"] = Reply(
+        200,
+        feed(item("a", "https://blog.example/a", "A"), item("b", "https://blog.example/b", "B")),
+    )
+    feed_server.routes["/g"] = Reply(
+        200, feed(item("c", "https://other.example/c", "C"), title="Other")
+    )
     subscribe(client, alice, feed_server.url("/f"))
     subscribe(client, alice, feed_server.url("/g"))
     refresh(settings)
     by_title = {i["title"]: i for i in timeline(client, alice)}
     a = by_title["A"]["id"]
-    assert client.post(f"/api/v1/items/{a}/feedback", json={"action": "seen", "rank": 1}, headers=alice.auth).status_code == 204
-    assert client.post(f"/api/v1/items/{a}/feedback", json={"action": "like"}, headers=alice.auth).status_code == 204
-    assert client.post(f"/api/v1/items/{a}/feedback", json={"action": "hide"}, headers=bob.auth).status_code == 404
+    assert (
+        client.post(
+            f"/api/v1/items/{a}/feedback", json={"action": "seen", "rank": 1}, headers=alice.auth
+        ).status_code
+        == 204
+    )
+    assert (
+        client.post(
+            f"/api/v1/items/{a}/feedback", json={"action": "like"}, headers=alice.auth
+        ).status_code
+        == 204
+    )
+    assert (
+        client.post(
+            f"/api/v1/items/{a}/feedback", json={"action": "hide"}, headers=bob.auth
+        ).status_code
+        == 404
+    )
     bad = client.post(f"/api/v1/items/{a}/feedback", json={"action": "love"}, headers=alice.auth)
     assert bad.status_code == 422 and "action" in bad.json()["error"]["message"]
-    assert client.post(f"/api/v1/items/{a}/feedback", json={"action": "hide"}, headers=alice.auth).status_code == 204
+    assert (
+        client.post(
+            f"/api/v1/items/{a}/feedback", json={"action": "hide"}, headers=alice.auth
+        ).status_code
+        == 204
+    )
     assert sorted(i["title"] for i in timeline(client, alice)) == ["B", "C"]
     other = by_title["C"]["person"]["id"]
     client.put(f"/api/v1/people/{other}/weight", json={"muted": True}, headers=alice.auth)
