@@ -28,7 +28,7 @@ from app.people_links import read_links
 from app.storage import people as people_store
 from app.storage.items import read_timeline
 from ranking.identity import suggest_merges
-from ranking.relationships import drifting
+from ranking.relationships import contacts_by_kind, drifting
 
 router = APIRouter(prefix="/people", tags=["people"])
 
@@ -180,10 +180,17 @@ def reject_suggestion(body: PairRequest, session: SessionDep, user: CurrentUser)
 
 @router.get("/{person_id}", response_model=PersonOut)
 def read_person(person_id: int, session: SessionDep, user: CurrentUser) -> PersonOut:
-    """One person."""
+    """One person, with the contact between you."""
     assert user.id is not None
     person = people_store.get_person(session, user_id=user.id, person_id=person_id)
-    return people_out(session, [person])[0]
+    out = people_out(session, [person])[0]
+    contacts = people_store.contacts_of(session, user_id=user.id, person_id=person_id)
+    out.contact = {
+        "last": contacts[-1][0].isoformat() if contacts else None,
+        "count": len(contacts),
+        "last_year": contacts_by_kind(contacts, now=datetime.now(UTC)),
+    }
+    return out
 
 
 @router.patch("/{person_id}", response_model=PersonOut)

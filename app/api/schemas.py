@@ -170,6 +170,11 @@ class PersonOut(BaseModel):
     cadence_days: float | None
     item_count: int = 0
     last_activity: datetime | None = None
+    contact: dict[str, object] | None = Field(
+        None,
+        description="On a single read: last contact either way and the last year's contact "
+        "by direction (out = you started it, in = they did) and kind",
+    )
 
 
 class PeoplePage(BaseModel):

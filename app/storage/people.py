@@ -455,3 +455,17 @@ def reject_suggestion(session: Session, *, user_id: int, a: int, b: int, now: da
     if frozenset((low, high)) not in rejected_pairs(session, user_id=user_id):
         session.add(MergeRejection(user_id=user_id, person_a=low, person_b=high, at=now))
         session.flush()
+
+
+def contacts_of(
+    session: Session, *, user_id: int, person_id: int
+) -> list[tuple[datetime, str, str]]:
+    """(at, direction, kind) of every contact with one person, oldest first."""
+    return [
+        (at, direction, kind)
+        for at, direction, kind in session.exec(
+            select(Interaction.at, Interaction.direction, Interaction.kind)
+            .where(Interaction.user_id == user_id, Interaction.person_id == person_id)
+            .order_by(col(Interaction.at))
+        ).all()
+    ]

@@ -186,6 +186,8 @@ def test_drifting_through_the_api(
             )
     items = client.get("/api/v1/people/drifting", headers=alice.auth).json()["items"]
     assert [d["person"]["name"] for d in items] == ["Ann Lee"]
+    contact = client.get(f"/api/v1/people/{ann['id']}", headers=alice.auth).json()["contact"]
+    assert contact["count"] == 4 and contact["last_year"] == {"out": {"comment": 4}, "in": {}}
     drift = items[0]
     assert round(drift["days_since_contact"]) == 40 and drift["usual_gap_days"] == 10.0
     assert [o["title"] for o in drift["openers"]] == ["Ann Lee 0", "Ann Lee 1", "Ann Lee 2"]
