@@ -64,6 +64,13 @@ def people_out(session: Session, people: list[Person]) -> list[PersonOut]:
     return out
 
 
+def saved(session: Session, person: Person) -> PersonOut:
+    """Write an edited person and answer with it."""
+    session.add(person)
+    session.flush()
+    return people_out(session, [person])[0]
+
+
 @router.get("", response_model=PeoplePage)
 def read_people(
     session: SessionDep,
@@ -207,9 +214,7 @@ def update_person(
         person.relationships = sorted(set(body.relationships or []))
     if "cadence_days" in fields:
         person.cadence_days = body.cadence_days
-    session.add(person)
-    session.flush()
-    return people_out(session, [person])[0]
+    return saved(session, person)
 
 
 @router.put("/{person_id}/weight", response_model=PersonOut)
@@ -220,9 +225,7 @@ def update_weight(
     assert user.id is not None
     person = people_store.get_person(session, user_id=user.id, person_id=person_id)
     person.manual_weight, person.pinned, person.muted = body.manual, body.pinned, body.muted
-    session.add(person)
-    session.flush()
-    return people_out(session, [person])[0]
+    return saved(session, person)
 
 
 @router.post("/{person_id}/merge", response_model=PersonOut)
@@ -258,9 +261,7 @@ def snooze_person(
     person = people_store.get_person(session, user_id=user.id, person_id=person_id)
     until = body.until if body.until.tzinfo else body.until.replace(tzinfo=UTC)
     person.snoozed_until = until
-    session.add(person)
-    session.flush()
-    return people_out(session, [person])[0]
+    return saved(session, person)
 
 
 @router.post("/{person_id}/dismiss", response_model=PersonOut)
@@ -269,6 +270,4 @@ def dismiss_person(person_id: int, session: SessionDep, user: CurrentUser) -> Pe
     assert user.id is not None
     person = people_store.get_person(session, user_id=user.id, person_id=person_id)
     person.dismissed_at = datetime.now(UTC)
-    session.add(person)
-    session.flush()
-    return people_out(session, [person])[0]
+    return saved(session, person)
