@@ -178,7 +178,7 @@ def _follow_threads(
             .where(col(Item.id).in_(post_ids))
         ).all()
     }
-    valued = people_store.people_with_interactions(
+    valued = people_store.valued_people(
         session, user_id=source.user_id, person_ids=[p for p in person_of.values() if p]
     )
     took_part = _threads_with_my_comments(
@@ -262,8 +262,8 @@ class Candidate:
 
 def choose_threads(candidates: Sequence[Candidate], *, room: int) -> list[Candidate]:
     """Threads worth following, newest first, at most ``room``: posts on the user's own
-    blog, threads the user took part in, and posts by people the user is in touch with
-    (the ranking issue will widen this to people weighted highly)."""
+    blog, threads the user took part in, and posts by people the user values (pinned,
+    weighted up, a relationship type, or in touch)."""
     if room <= 0:
         return []
     worth = [c for c in candidates if c.own_site or c.took_part or c.valued_author]

@@ -205,16 +205,26 @@ def record_interactions(session: Session, *, user_id: int, rows: list[dict[str, 
     return len(fresh)
 
 
-def people_with_interactions(session: Session, *, user_id: int, person_ids: list[int]) -> set[int]:
+def valued_people(session: Session, *, user_id: int, person_ids: list[int]) -> set[int]:
+    """Of these people, those the user values: pinned, weighted up, a relationship type
+    set, or any contact recorded (the ranking issue adds learned weights)."""
     if not person_ids:
         return set()
-    return set(
+    valued = set(
         session.scalars(
             select(Interaction.person_id).where(
                 Interaction.user_id == user_id, col(Interaction.person_id).in_(person_ids)
             )
         ).all()
     )
+    for person in session.exec(
+        select(Person).where(Person.user_id == user_id, col(Person.id).in_(person_ids))
+    ).all():
+        if person.pinned or (person.manual_weight or 0) > 0 or person.relationships:
+            valued.add(person.id)  # type: ignore[arg-type]
+        if person.muted:
+            valued.discard(person.id)  # type: ignore[arg-type]
+    return valued
 
 
 def identities_of(session: Session, *, person_id: int) -> list[Identity]:

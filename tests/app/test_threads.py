@@ -224,3 +224,33 @@ def test_a_thread_goes_quiet_after_a_month() -> None:
     assert thread_is_quiet(NOW - timedelta(days=31), started=NOW - timedelta(days=40), now=NOW)
     assert not thread_is_quiet(NOW - timedelta(days=3), started=NOW - timedelta(days=40), now=NOW)
     assert not thread_is_quiet(None, started=NOW - timedelta(days=2), now=NOW)
+
+
+def test_threads_of_people_you_value_are_followed(
+    client: TestClient, settings: Settings, feed_server: FeedServer, alice: ApiUser
+) -> None:
+    feed_server.routes["/zoe"] = Reply(
+        200,
+        blog(
+            "Zoe", "https://zoe.example", [("news", "Zoe Park", feed_server.url("/zoe/news/feed/"))]
+        ),
+    )
+    feed_server.routes["/zoe/news/feed/"] = Reply(
+        200, comments("Comments on: news", "https://zoe.example", [("news", "Ann", 1)])
+    )
+    client.post("/api/v1/sources", headers=alice.auth, json={"url": feed_server.url("/zoe")})
+    refresh(settings)
+    assert (
+        len(client.get("/api/v1/sources", headers=alice.auth).json()["items"]) == 1
+    )  # not valued yet
+    zoe = client.get("/api/v1/people", headers=alice.auth).json()["items"][0]
+    client.put(
+        f"/api/v1/people/{zoe['id']}/weight", json={"manual": 1, "pinned": True}, headers=alice.auth
+    )
+    refresh_due(
+        get_engine(settings.database_url),
+        RefreshOptions(policy=settings.fetch_policy()),
+        include_all=True,
+    )
+    urls = [s["url"] for s in client.get("/api/v1/sources", headers=alice.auth).json()["items"]]
+    assert feed_server.url("/zoe/news/feed/") in urls
