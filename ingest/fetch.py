@@ -228,7 +228,8 @@ async def _drain(response: aiohttp.ClientResponse, limit: int = 64 * 1024) -> No
     a large or unknown one is left and the connection is closed instead."""
     if response.content_length is not None and response.content_length <= limit:
         try:
-            await response.content.read(limit)
+            while await response.content.read(limit):  # read() returns what has arrived
+                pass
         except aiohttp.ClientError:
             return
 

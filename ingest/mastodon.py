@@ -105,9 +105,7 @@ class MastodonAPI:
         try:
             async with asyncio.timeout(self.policy.deadline_seconds):
                 async with self.session.get(url, headers=headers, allow_redirects=False) as resp:
-                    body = await resp.content.read(MAX_JSON_BYTES + 1)
-                    if len(body) > MAX_JSON_BYTES:
-                        raise ResponseTooLarge("the API answer is too large", url=url)
+                    body = await _read_all(resp, url)
                     links = {
                         str(rel): str(value.get("url"))
                         for rel, value in resp.links.items()
@@ -141,6 +139,19 @@ class MastodonAPI:
                     retry_after=wait,
                 )
             await self.sleep(wait)
+
+
+async def _read_all(resp: aiohttp.ClientResponse, url: str) -> bytes:
+    """The whole body, to the last chunk (``read(n)`` returns what has arrived so far),
+    within MAX_JSON_BYTES."""
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        total += len(chunk)
+        if total > MAX_JSON_BYTES:
+            raise ResponseTooLarge("the API answer is too large", url=url)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _error_text(body: bytes) -> str:

@@ -323,3 +323,14 @@ def test_cli_adds_a_profile_and_an_account_next_to_a_feed(
     got = sorted((src.kind, who[item.identity_id]) for item, src in rows if item.identity_id)
     assert got == [("feed", "Ann Author"), ("mastodon", "Kim Lee"), ("mastodon", "Lee Park")]
     get_engine.cache_clear()
+
+
+def test_large_pages_are_read_to_the_end(
+    client: TestClient, settings: Settings, fake: FakeMastodon, carol: ApiUser
+) -> None:
+    kim = fake.account("kim")
+    for n in range(40):
+        fake.status(kim, f"<p>{n} " + "long words of a long status " * 200 + "</p>")  # ~6 KB each
+    add(client, carol, url=f"{fake.base}/@kim")
+    stats = sync(settings)
+    assert (stats.errors, stats.new_items) == (0, 40)
