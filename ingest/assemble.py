@@ -125,6 +125,9 @@ def build_feed(
     for raw in raw_entries:
         entry_title = plain_text(raw.title, limit=500)
         key = dedupe_key(raw.guid, raw.link, entry_title, raw.body)
+        if not entry_title and raw.body:  # microblogs have no titles: show their first words
+            text = plain_text(raw.body, limit=2000)
+            entry_title = text if len(text) <= 120 else text[:117].rstrip() + "..."
         if key in seen:  # the same guid twice in one document: the first one wins
             continue
         seen.add(key)

@@ -68,10 +68,14 @@ def mastodon_account(url: str) -> MastodonAccount | None:
 
 
 def looks_like_html(content: bytes, content_type: str | None) -> bool:
-    if content_type and "html" in content_type.lower():
+    """An HTML page rather than a feed; what the bytes say wins over the Content-Type
+    (feeds are often served as text/html, and pages as text/plain)."""
+    head = content[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<?xml", b"<rss", b"<feed", b"<rdf:rdf", b"{")):
+        return False
+    if head.startswith((b"<!doctype html", b"<html")):
         return True
-    head = content[:512].lstrip().lower()
-    return head.startswith((b"<!doctype html", b"<html"))
+    return bool(content_type and "html" in content_type.lower())
 
 
 def find_feed_links(content: bytes, *, base_url: str) -> list[FeedLink]:

@@ -9,6 +9,7 @@ The lxml parser never loads a DTD, never resolves entities, never touches the ne
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from html import escape
 from urllib.parse import urljoin
 
+from feedparser.datetimes import _parse_date as _feedparser_date
 from lxml import etree
 
 from ingest.assemble import RawEntry, build_feed, make_enclosure, parse_rss_author, to_count
@@ -96,8 +98,20 @@ def iso8601(value: str) -> datetime | None:
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        return rfc822(value) if "," in value else None
+        return any_date(value)
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def any_date(value: str) -> datetime | None:
+    """The many other date spellings feeds use, read by feedparser's date parsers (the
+    same ones its own path uses, so both paths date entries alike)."""
+    parsed = _feedparser_date(value[:200])
+    if parsed is None:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def _safe(value: str | None, base: str) -> str | None:

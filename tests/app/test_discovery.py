@@ -105,3 +105,15 @@ def test_discovery_goes_through_the_guard(client: TestClient, alice: ApiUser) ->
         "/api/v1/sources/discover", json={"url": "http://169.254.169.254/"}, headers=alice.auth
     )
     assert resp.status_code == 422 and resp.json()["error"]["code"] == "destination_not_allowed"
+
+
+def test_a_feed_served_as_html_is_still_a_feed(
+    client: TestClient, feed_server: FeedServer, alice: ApiUser
+) -> None:
+    feed_server.routes["/feed"] = Reply(
+        200, b'<?xml version="1.0"?>' + rss(("a", "A", "x")), {"Content-Type": "text/html"}
+    )
+    found = client.post(
+        "/api/v1/sources/discover", json={"url": feed_server.url("/feed")}, headers=alice.auth
+    ).json()
+    assert [d["url"] for d in found["items"]] == [feed_server.url("/feed")]

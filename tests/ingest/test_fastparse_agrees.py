@@ -110,3 +110,23 @@ def test_charset_conflict_goes_to_feedparser() -> None:
         ).title
         == "Caf\xe9"
     )
+
+
+def test_odd_dates_and_missing_titles_agree() -> None:
+    doc = (
+        b"<rss version='2.0'><channel><title>t</title><link>https://x.example/</link>"
+        b"<item><guid>a</guid><pubDate>2026-11-23 10:00:00</pubDate>"
+        b"<description>&lt;p&gt;Just landed in Lisbon, tired but happy to be back with everyone again after a long, long trip across three continents and more airports than I can count.&lt;/p&gt;</description></item>"
+        b"<item><guid>b</guid><title>Dated</title><pubDate>Mon, 23 Nov 2026 10:00:00 EST</pubDate></item>"
+        b"</channel></rss>"
+    )
+    fast, slow = both(doc, "https://x.example/feed", False)
+    assert_same(fast, slow)
+    untitled, dated = fast.entries
+    assert (
+        untitled.published is not None
+        and untitled.published.isoformat() == "2026-11-23T10:00:00+00:00"
+    )
+    assert dated.published is not None and dated.published.hour == 15  # EST is UTC-5
+    assert untitled.title.startswith("Just landed in Lisbon") and untitled.title.endswith("...")
+    assert len(untitled.title) <= 120
