@@ -88,6 +88,12 @@ class SourceCreate(BaseModel):
     folder: str | None = Field(None, max_length=300)
 
 
+class SourceUpdate(BaseModel):
+    title: str | None = Field(None, max_length=300)
+    folder: str | None = Field(None, max_length=300)
+    paused: bool | None = None
+
+
 class SourceOut(BaseModel):
     id: int
     url: str

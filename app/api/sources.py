@@ -13,6 +13,7 @@ from app.api.schemas import (
     SourceCreate,
     SourceOut,
     SourcePage,
+    SourceUpdate,
 )
 from app.errors import InvalidInput
 from app.storage import sources as source_store
@@ -112,6 +113,38 @@ def read_source(source_id: int, session: SessionDep, user: CurrentUser) -> Sourc
     return SourceOut.from_row(
         source_store.get_source(session, user_id=user.id, source_id=source_id)
     )
+
+
+@router.patch("/{source_id}", response_model=SourceOut)
+def update_source(
+    source_id: int, body: SourceUpdate, session: SessionDep, user: CurrentUser
+) -> SourceOut:
+    """Rename a source, file it in a folder, or pause and resume it."""
+    assert user.id is not None
+    source = source_store.get_source(session, user_id=user.id, source_id=source_id)
+    fields = body.model_dump(exclude_unset=True)
+    for name in ("title", "folder"):
+        if name in fields:
+            setattr(source, name, fields[name])
+    if fields.get("paused") is not None:
+        source.paused = bool(fields["paused"])
+        if not source.paused:
+            source.next_check_at = datetime.now(UTC)
+    session.add(source)
+    session.flush()
+    return SourceOut.from_row(source)
+
+
+@router.post("/{source_id}/refresh", response_model=SourceOut)
+def refresh_source(source_id: int, session: SessionDep, user: CurrentUser) -> SourceOut:
+    """Check this source at the next scheduler tick (unpauses it; its backoff is waived)."""
+    assert user.id is not None
+    source = source_store.get_source(session, user_id=user.id, source_id=source_id)
+    source.paused = False
+    source.next_check_at = datetime.now(UTC)
+    session.add(source)
+    session.flush()
+    return SourceOut.from_row(source)
 
 
 @router.delete("/{source_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -203,3 +203,31 @@ def test_every_response_has_a_strict_csp(client: TestClient) -> None:
     for path in ("/api/v1/health", "/login", "/static/style.css"):
         csp = client.get(path).headers["content-security-policy"]
         assert "default-src 'none'" in csp and "unsafe-inline" not in csp
+
+
+def test_sources_can_be_edited_paused_and_refreshed(
+    client: TestClient, alice: ApiUser, bob: ApiUser
+) -> None:
+    sid = client.post(
+        "/api/v1/sources", json={"url": "https://example.org/feed"}, headers=alice.auth
+    ).json()["id"]
+    edited = client.patch(
+        f"/api/v1/sources/{sid}",
+        json={"title": "Example", "folder": "Friends", "paused": True},
+        headers=alice.auth,
+    )
+    assert edited.status_code == 200
+    assert (edited.json()["title"], edited.json()["folder"], edited.json()["paused"]) == (
+        "Example",
+        "Friends",
+        True,
+    )
+    assert_error(
+        client.patch(f"/api/v1/sources/{sid}", json={"title": "x"}, headers=bob.auth),
+        404,
+        "not_found",
+    )
+    assert_error(client.post(f"/api/v1/sources/{sid}/refresh", headers=bob.auth), 404, "not_found")
+    resumed = client.post(f"/api/v1/sources/{sid}/refresh", headers=alice.auth).json()
+    assert resumed["paused"] is False
+    assert client.get(f"/api/v1/sources/{sid}", headers=alice.auth).json()["title"] == "Example"
