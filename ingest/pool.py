@@ -10,8 +10,12 @@ could never be. Work that was in flight on the killed workers is retried once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, CancelledError
+from typing import Any
 
 from loky import get_reusable_executor
 from loky.process_executor import ShutdownExecutorError, TerminatedWorkerError
@@ -76,7 +80,7 @@ class ParsePool:
                 future = executor.submit(self.job, content, url, content_type, comments)
                 result = await asyncio.wait_for(asyncio.wrap_future(future), self.budget_seconds)
             except TimeoutError:
-                executor.shutdown(wait=False, kill_workers=True)
+                _kill(executor)
                 raise ParseTimeout(
                     f"parsing took longer than {self.budget_seconds:g} s and was stopped", url=url
                 ) from None
@@ -88,6 +92,18 @@ class ParsePool:
                 return result
             raise _error(result, url)
         raise AssertionError("unreachable")
+
+
+def _kill(executor: Any) -> None:
+    """Stop every worker of the pool now, the one stuck in a parse included. loky's
+    ``shutdown(kill_workers=True)`` alone can miss a worker once the pool was resized, so
+    the worker processes it lists are killed as well."""
+    pids = [getattr(p, "pid", None) for p in getattr(executor, "_processes", {}).values()]
+    executor.shutdown(wait=False, kill_workers=True)
+    for pid in pids:
+        if isinstance(pid, int):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _error(result: tuple[str, str], url: str) -> ParseError:
