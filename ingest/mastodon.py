@@ -191,23 +191,17 @@ async def collect(
     params = dict(params or {}, limit=PAGE)
     collected: list[dict[str, Any]] = []
     newest = min_id
-    if min_id is None:
-        page, links = await api.get(path, params)
-        while isinstance(page, list) and page:
-            collected.extend(page)
-            nxt = links.get("next")
-            # a short page is the last one: asking again would only return []
-            if len(page) < PAGE or len(collected) >= cap or not nxt or not api.same_origin(nxt):
-                break
-            page, links = await api.get(nxt)
-    else:
-        page, links = await api.get(path, dict(params, min_id=min_id))
-        while isinstance(page, list) and page:
-            collected.extend(page)
-            prev = links.get("prev")
-            if len(page) < PAGE or len(collected) >= cap or not prev or not api.same_origin(prev):
-                break
-            page, links = await api.get(prev)
+    # first sync: newest first, older pages by Link: next; later: what follows the
+    # cursor (min_id), newer pages by Link: prev
+    rel = "next" if min_id is None else "prev"
+    page, links = await api.get(path, params if min_id is None else dict(params, min_id=min_id))
+    while isinstance(page, list) and page:
+        collected.extend(page)
+        follow = links.get(rel)
+        # a short page is the last one: asking again would only return []
+        if len(page) < PAGE or len(collected) >= cap or not follow or not api.same_origin(follow):
+            break
+        page, links = await api.get(follow)
     for item in collected:
         ident = str(item.get("id", ""))
         if ident and (newest is None or _id_key(ident) > _id_key(newest)):
