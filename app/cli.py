@@ -174,6 +174,7 @@ def ingest_cmd(
 
     from app.refresh import refresh_due
     from app.scheduler import refresh_options, run_scheduler
+    from app.scoring import rank_all_pending
 
     settings = _settings()
     upgrade_database(settings.database_url)
@@ -192,6 +193,7 @@ def ingest_cmd(
                 )
         else:
             stats = refresh_due(engine, refresh_options(settings), include_all=all_)
+        rank_all_pending(engine, now=datetime.now(UTC))
         typer.echo(stats.line())
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -219,6 +221,7 @@ def serve(
         from app.demo import DemoServer, seed_demo, seed_demo_contacts
         from app.refresh import refresh_due
         from app.scheduler import refresh_options
+        from app.scoring import rank_all_pending
 
         server = DemoServer().start()
         settings = settings.model_copy(
@@ -231,6 +234,7 @@ def serve(
         )
         stats = refresh_due(get_engine(settings.database_url), refresh_options(settings))
         seed_demo_contacts(get_engine(settings.database_url))
+        rank_all_pending(get_engine(settings.database_url), now=datetime.now(UTC))
         typer.echo(f"demo feeds ingested: {stats.line()}")
         typer.echo(f"demo login: user {seed.user!r}, password {seed.password!r}")
         typer.echo(f"demo API token: {seed.token}")
@@ -245,9 +249,26 @@ def serve(
 
 
 @cli.command("train")
-def train() -> None:
-    """Retrain the ranking models (arrives with the ranking issue)."""
-    raise _fail("not_implemented", "not yet: ranking models arrive with the ranking issue", 2)
+def train(
+    user: Annotated[str | None, typer.Option("--user", help="Only this user")] = None,
+) -> None:
+    """Retrain the ranking models now from all feedback, and rescore the timelines."""
+    import time
+
+    from app.scoring import retrain_all
+
+    settings = _settings()
+    upgrade_database(settings.database_url)
+    engine = get_engine(settings.database_url)
+    ids = None
+    if user is not None:
+        with session_scope(engine) as session:
+            ids = [_user_id(session, user)]
+    started = time.monotonic()
+    reports = retrain_all(engine, now=datetime.now(UTC), user_ids=ids)
+    for r in reports:
+        typer.echo(f"user={r.user_id} events={r.events} items_scored={r.items}")
+    typer.echo(f"models={len(reports)} seconds={time.monotonic() - started:.2f}")
 
 
 @cli.command("worker")

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     scheduler_tick_seconds: float = Field(
         30.0, description="How often `serve` looks for due sources"
     )
+    retrain_hours: float = Field(
+        6.0,
+        gt=0,
+        description="How often `serve` retrains the ranking models from scratch (between "
+        "retrains they learn from each feedback as it comes)",
+    )
 
     def fetch_policy(self) -> FetchPolicy:
         """The plain-value policy :mod:`ingest.fetch` takes."""

@@ -167,6 +167,8 @@ class Item(SQLModel, table=True):
         sa.UniqueConstraint("source_id", "dedupe_key", name="uq_item_source_dedupe"),
         sa.Index("ix_item_user_published_id", "user_id", "published", "id"),
         sa.Index("ix_item_user_url", "user_id", "url"),
+        # the ranked timeline is a range read of this index (ranking: rank_key)
+        sa.Index("ix_item_user_rank", "user_id", "rank_key", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -209,6 +211,35 @@ class Item(SQLModel, table=True):
     duplicate_of_id: int | None = Field(
         default=None, sa_column=_fk("item.id", nullable=True, ondelete="SET NULL")
     )
+    # ranking: a sort key that stays in order as time passes (ranking.model.Ranker.
+    # storage_key), the reasons of the score without its age term, when it was scored
+    rank_key: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
+    why: list[list[object]] = Field(
+        default_factory=list,
+        sa_type=sa.JSON,
+        nullable=False,
+        sa_column_kwargs={"server_default": "[]"},
+    )
+    scored_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class RankingModel(SQLModel, table=True):
+    """A user's learned ranker, pickled, with what it takes to trust it again: the
+    feature-schema and library versions (a mismatch retrains) and the last feedback
+    row it learned from (incremental learning starts after it)."""
+
+    __tablename__ = "ranking_model"
+    __table_args__ = (sa.UniqueConstraint("user_id", name="uq_ranking_model_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("user_account.id"))
+    schema_version: int = Field(default=0)
+    library: str = Field(default="", max_length=200)
+    trained_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    retrained_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    through_feedback_id: int = Field(default=0)
+    events: int = Field(default=0)
+    payload: bytes = Field(sa_type=sa.LargeBinary, nullable=False)
 
 
 class ItemTombstone(SQLModel, table=True):

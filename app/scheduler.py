@@ -1,7 +1,9 @@
 """The in-process ingest scheduler of `kith serve` on the embedded default.
 
 Every tick it runs :func:`app.refresh.refresh_due` in a worker thread, so the event
-loop keeps answering requests while feeds are fetched and stored.
+loop keeps answering requests while feeds are fetched and stored, then scores what came
+in and learns from pending feedback (:func:`app.scoring.rank_all_pending`); every
+``retrain_hours`` it retrains the ranking models from scratch.
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
 from app.db import get_engine
 from app.refresh import RefreshOptions, refresh_due
+from app.scoring import rank_all_pending, retrain_all
 from app.threads import ThreadOptions
 
 log = logging.getLogger("kith.scheduler")
@@ -35,6 +39,7 @@ def refresh_options(settings: Settings) -> RefreshOptions:
 async def run_scheduler(settings: Settings, stop: asyncio.Event) -> None:
     engine = get_engine(settings.database_url)
     options = refresh_options(settings)
+    retrained = time.monotonic()
     while not stop.is_set():
         try:
             stats = await asyncio.to_thread(refresh_due, engine, options)
@@ -42,5 +47,14 @@ async def run_scheduler(settings: Settings, stop: asyncio.Event) -> None:
                 log.info("refresh: %s", stats.line())
         except Exception:  # the loop must outlive any one bad run
             log.exception("refresh run failed")
+        try:
+            if time.monotonic() - retrained >= settings.retrain_hours * 3600:
+                retrained = time.monotonic()
+                reports = await asyncio.to_thread(retrain_all, engine, now=datetime.now(UTC))
+                log.info("ranking: retrained %d models", len(reports))
+            else:
+                await asyncio.to_thread(rank_all_pending, engine, now=datetime.now(UTC))
+        except Exception:
+            log.exception("ranking run failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=settings.scheduler_tick_seconds)

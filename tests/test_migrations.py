@@ -20,6 +20,7 @@ EXPECTED_TABLES = {
     "identity",
     "feedback",
     "interaction",
+    "ranking_model",
     "item_tombstone",
     "merge_rejection",
     "alembic_version",

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
 from app.api.deps import CurrentUser, SessionDep
+from app.scoring import learn
 from app.storage import items as item_store
 
 router = APIRouter(prefix="/items", tags=["items"])
@@ -23,16 +24,17 @@ class FeedbackIn(BaseModel):
 def create_feedback(
     item_id: int, body: FeedbackIn, session: SessionDep, user: CurrentUser
 ) -> Response:
-    """Tell Kith what you did with an item; ``hide`` takes it out of your timeline."""
+    """Tell Kith what you did with an item; ``hide`` takes it out of your timeline.
+
+    Everything but ``seen`` is learned from at once (the next timeline request is ranked
+    with it); ``seen`` impressions are batched into the next learning run."""
     assert user.id is not None
+    now = datetime.now(UTC)
     item_store.add_feedback(
-        session,
-        user_id=user.id,
-        item_id=item_id,
-        action=body.action,
-        rank=body.rank,
-        now=datetime.now(UTC),
+        session, user_id=user.id, item_id=item_id, action=body.action, rank=body.rank, now=now
     )
+    if body.action != "seen":
+        learn(session, user_id=user.id, now=now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

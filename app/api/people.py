@@ -25,6 +25,7 @@ from app.api.schemas import (
 )
 from app.models import Person
 from app.people_links import read_links
+from app.scoring import person_weights, rescore_people
 from app.storage import people as people_store
 from app.storage.items import read_timeline
 from ranking.identity import suggest_merges
@@ -37,6 +38,12 @@ def people_out(session: Session, people: list[Person]) -> list[PersonOut]:
     ids = [p.id for p in people if p.id is not None]
     identities = people_store.identities_by_person(session, person_ids=ids)
     activity = people_store.activity_by_person(session, person_ids=ids)
+    user_ids = {p.user_id for p in people}
+    weights = (
+        person_weights(session, user_id=user_ids.pop(), people=people, now=datetime.now(UTC))
+        if len(user_ids) == 1
+        else {}
+    )
     out = []
     for p in people:
         assert p.id is not None
@@ -48,12 +55,14 @@ def people_out(session: Session, people: list[Person]) -> list[PersonOut]:
                 identities=[
                     {"id": i.id, "kind": i.kind, "value": i.value} for i in identities.get(p.id, [])
                 ],
-                weight=Weight(
-                    learned=None,
-                    manual=p.manual_weight,
-                    pinned=p.pinned,
-                    muted=p.muted,
-                    effective=-2.0 if p.muted else (p.manual_weight or 0.0),
+                weight=Weight.model_validate(
+                    {
+                        **weights.get(p.id, {}),
+                        "manual": p.manual_weight,
+                        "pinned": p.pinned,
+                        "muted": p.muted,
+                    }
+                    | ({"effective": None} if p.muted else {})
                 ),
                 relationships=list(p.relationships or []),
                 cadence_days=p.cadence_days,
@@ -111,7 +120,9 @@ def read_drifting(
     }
     items = []
     for d in drifts:
-        rows, _ = read_timeline(session, user_id=user.id, limit=3, person_id=d.person_id)
+        rows, _ = read_timeline(
+            session, user_id=user.id, limit=3, person_id=d.person_id, order="newest"
+        )
         items.append(
             DriftOut(
                 person=people[d.person_id],
@@ -217,15 +228,41 @@ def update_person(
     return saved(session, person)
 
 
+@router.get("/{person_id}/weight", response_model=Weight)
+def read_weight(person_id: int, session: SessionDep, user: CurrentUser) -> Weight:
+    """A person's learned affinity, your manual weight, pin/mute and the effective sum."""
+    assert user.id is not None
+    person = people_store.get_person(session, user_id=user.id, person_id=person_id)
+    return people_out(session, [person])[0].weight
+
+
 @router.put("/{person_id}/weight", response_model=PersonOut)
 def update_weight(
     person_id: int, body: WeightUpdate, session: SessionDep, user: CurrentUser
 ) -> PersonOut:
-    """Listen to someone more or less (-2..2), pin them, or mute them."""
+    """Listen to someone more or less (-2..2), pin them, or mute them; the next timeline
+    request is ranked with it."""
     assert user.id is not None
     person = people_store.get_person(session, user_id=user.id, person_id=person_id)
     person.manual_weight, person.pinned, person.muted = body.manual, body.pinned, body.muted
-    return saved(session, person)
+    return _reweighed(session, person)
+
+
+@router.delete("/{person_id}/weight", response_model=PersonOut)
+def reset_weight(person_id: int, session: SessionDep, user: CurrentUser) -> PersonOut:
+    """Back to autopilot: no manual weight, not pinned, not muted."""
+    assert user.id is not None
+    person = people_store.get_person(session, user_id=user.id, person_id=person_id)
+    person.manual_weight, person.pinned, person.muted = None, False, False
+    return _reweighed(session, person)
+
+
+def _reweighed(session: Session, person: Person) -> PersonOut:
+    session.add(person)
+    session.flush()
+    assert person.id is not None
+    rescore_people(session, user_id=person.user_id, person_ids=[person.id], now=datetime.now(UTC))
+    return people_out(session, [person])[0]
 
 
 @router.post("/{person_id}/merge", response_model=PersonOut)

@@ -3,12 +3,13 @@ never renamed."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from app.models import Source
+from app.scoring import explain
 from app.storage.items import TimelineRow
 
 
@@ -41,13 +42,20 @@ class TimelineItem(BaseModel):
     enclosures: list[dict[str, object]] = Field(default_factory=list)
     comments_feed: str | None = None
     comment_count: int | None = None
-    score: float | None = Field(None, description="Ranking score; null until ranking lands")
-    why: list[Why] = Field(default_factory=list)
+    score: float | None = Field(
+        None, description="Ranking score in log-odds: the sum of the values in why"
+    )
+    why: list[Why] = Field(
+        default_factory=list, description="What makes up the score, largest first"
+    )
 
     @classmethod
-    def from_row(cls, row: TimelineRow) -> TimelineItem:
+    def from_row(cls, row: TimelineRow, *, now: datetime | None = None) -> TimelineItem:
         item, source, person = row.item, row.source, row.person
         assert item.id is not None and source.id is not None
+        score, why = explain(
+            item, pinned=bool(person and person.pinned), now=now or datetime.now(UTC)
+        )
         return cls(
             id=item.id,
             title=item.title,
@@ -63,6 +71,8 @@ class TimelineItem(BaseModel):
             enclosures=item.enclosures or [],
             comments_feed=item.comments_feed,
             comment_count=item.comment_count,
+            score=score,
+            why=[Why(reason=text, value=value) for text, value in why],
         )
 
 
@@ -158,13 +168,24 @@ class SelfIdentitiesOut(BaseModel):
 
 
 class Weight(BaseModel):
+    """A person's weight in log-odds, as the ranking adds it to their items' scores."""
+
     learned: float | None = Field(
-        None, description="From the ranking model; null until it has learned"
+        None,
+        description="Learned affinity: the relationship prior and what your feedback says",
     )
-    manual: float | None = Field(None, ge=-2, le=2)
+    manual: float | None = Field(
+        None, ge=-2, le=2, description="Yours (-2..2); the learner never overrides it"
+    )
+    recent: float = Field(0.0, description="Recent 'more' (+) and 'less' (-), fading with time")
     pinned: bool = False
     muted: bool = False
-    effective: float
+    effective: float | None = Field(
+        None, description="learned + manual + recent; null when muted (never shown)"
+    )
+    exposure: float = Field(
+        0.0, description="How much of them the model has seen (expected examinations)"
+    )
 
 
 class PersonOut(BaseModel):
@@ -214,9 +235,13 @@ class PersonUpdate(BaseModel):
 
 
 class WeightUpdate(BaseModel):
-    manual: float | None = Field(None, ge=-2, le=2)
-    pinned: bool = False
-    muted: bool = False
+    """The whole manual setting (PUT replaces it; DELETE resets it to autopilot)."""
+
+    manual: float | None = Field(
+        None, ge=-2, le=2, description="Listen more (up to 2) or less (down to -2); null: auto"
+    )
+    pinned: bool = Field(False, description="Their items always lead the timeline")
+    muted: bool = Field(False, description="Their items never appear")
 
 
 class MergeRequest(BaseModel):

@@ -16,6 +16,7 @@ from app.errors import InvalidInput, NotFound
 from app.models import Feedback, Identity, Item, ItemTombstone, Person, Source
 from app.storage.pagination import decode_cursor, encode_cursor
 from ingest.types import EntryData
+from ranking.model import provisional_key
 
 
 def content_hash(entry: EntryData) -> str:
@@ -111,14 +112,16 @@ def upsert_entries(
             )
             continue
         if found is None:
-            published = entry.published or entry.updated or now
+            published = min(entry.published or entry.updated or now, now)
             inserts.append(
                 {
                     **_entry_values(entry, digest),
                     "user_id": source.user_id,
                     "source_id": source.id,
                     "dedupe_key": entry.dedupe_key,
-                    "published": min(published, now),  # a clock in the future does not pin
+                    "published": published,  # a clock in the future does not pin
+                    # ranked with a score of zero at its age until the ranker scores it
+                    "rank_key": provisional_key(published),
                     "updated": entry.updated,
                     "fetched_at": now,
                     "author_name": entry.author.name,
@@ -239,9 +242,12 @@ def read_timeline(
     cursor: str | None = None,
     since: datetime | None = None,
     person_id: int | None = None,
+    source_id: int | None = None,
+    order: str = "rank",
 ) -> tuple[list[TimelineRow], str | None]:
-    """Newest first, keyset-paged on ``(published, id)`` (the ``ix_item_user_published_id``
-    index). Ranking replaces this order when the ranking issue lands."""
+    """Best first: a range read of the ``ix_item_user_rank`` index on the stored rank key
+    (:mod:`app.scoring` keeps it), keyset-paged on ``(rank_key, id)``; ``order="newest"``
+    pages on ``(published, id)`` instead. Muted people and hidden items are left out."""
     query = (
         select(Item, Source, Person)
         .join(Source, col(Source.id) == Item.source_id)
@@ -263,25 +269,26 @@ def read_timeline(
         query = query.where(col(Item.published) > since)
     if person_id is not None:
         query = query.where(col(Identity.person_id) == person_id)
+    if source_id is not None:
+        query = query.where(Item.source_id == source_id)
+    key = col(Item.rank_key) if order == "rank" else col(Item.published)
     if cursor:
-        published_iso, last_id = decode_cursor(cursor, size=2)
+        raw_key, last_id = decode_cursor(cursor, size=2)
         try:
-            published = datetime.fromisoformat(str(published_iso))
+            boundary: object = (
+                float(raw_key) if order == "rank" else datetime.fromisoformat(str(raw_key))
+            )
             last_id = int(last_id)
         except (TypeError, ValueError):
             raise InvalidInput("the cursor is not one this API returned") from None
-        query = query.where(
-            or_(
-                col(Item.published) < published,
-                and_(col(Item.published) == published, col(Item.id) < last_id),
-            )
-        )
-    query = query.order_by(col(Item.published).desc(), col(Item.id).desc()).limit(limit + 1)
+        query = query.where(or_(key < boundary, and_(key == boundary, col(Item.id) < last_id)))
+    query = query.order_by(key.desc(), col(Item.id).desc()).limit(limit + 1)
     rows = [TimelineRow(item=i, source=s, person=p) for i, s, p in session.exec(query).all()]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1].item
-        next_cursor = encode_cursor(last.published.isoformat(), last.id)
+        boundary_out = last.rank_key if order == "rank" else last.published.isoformat()
+        next_cursor = encode_cursor(boundary_out, last.id)
     return rows[:limit], next_cursor
 
 
@@ -297,7 +304,7 @@ FEEDBACK_ACTIONS = ("seen", "open", "like", "reply", "hide", "more", "less")
 def add_feedback(
     session: Session, *, user_id: int, item_id: int, action: str, rank: int | None, now: datetime
 ) -> Feedback:
-    """Record what the user did with an item (the ranking issue learns from these)."""
+    """Record what the user did with an item (:mod:`app.scoring` learns from these)."""
     item = session.get(Item, item_id)
     if item is None or item.user_id != user_id:
         raise NotFound(f"no item {item_id}")

@@ -62,12 +62,15 @@ def test_people_list_weight_and_relationships(
     found = people(client, alice)
     ann = found["Ann Lee"]
     assert ann["item_count"] == 3 and ann["identities"][0]["kind"] == "email_sha256"
+    # no contact, no feedback: the learned affinity is the base rate's (0 over it)
     assert ann["weight"] == {
-        "learned": None,
+        "learned": 0.0,
         "manual": None,
+        "recent": 0.0,
         "pinned": False,
         "muted": False,
         "effective": 0.0,
+        "exposure": 0.0,
     }
     resp = client.put(
         f"/api/v1/people/{ann['id']}/weight",

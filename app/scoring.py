@@ -1,0 +1,268 @@
+"""Ranking jobs: learn from feedback, score items, store the keys the timeline reads.
+
+Each function reads as its steps: load the user's ranker (or retrain it when the stored
+one is missing or from another schema/library) -> gather events, items, people
+(storage) -> learn / score (ranking, pure) -> store keys and reasons (storage).
+
+- ``learn``: incremental; feedback after the model's last row is folded in with
+  ``partial_fit`` and only the people it touched are rescored. Runs after each
+  feedback that is not a mere ``seen`` (those are batched to the next run).
+- ``rescore``: scores items of the ranking window (all of them, or some people's).
+- ``rank_pending``: new items (stored by ingest with a provisional key) get scored.
+- ``train_user``: from scratch (``kith train``, the periodic retrain, an outdated model).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from app.db import session_scope
+from app.models import Item, Person, RankingModel, User
+from app.storage import ranking as store
+from ranking.model import Ranker
+from ranking.persist import SCHEMA_VERSION, dumps, library_version, loads
+from ranking.types import PersonInfo
+
+log = logging.getLogger("kith.ranking")
+WINDOW_DAYS = 60  # items older than this keep the key they last had
+DEFAULT = Ranker()  # parameters only: turns stored keys back into scores
+
+
+@dataclass(frozen=True, slots=True)
+class TrainReport:
+    user_id: int
+    events: int
+    items: int
+
+
+def peek_ranker(session: Session, *, user_id: int) -> Ranker:
+    """The user's ranker for reading only: an untrained one (the relationship prior
+    alone) when there is none yet or it is outdated; nothing is written."""
+    row = store.model_row(session, user_id=user_id)
+    ranker = (
+        loads(row.payload, schema_version=row.schema_version, library=row.library) if row else None
+    )
+    return ranker or Ranker()
+
+
+def load_ranker(session: Session, *, user_id: int, now: datetime) -> tuple[Ranker, RankingModel]:
+    """The user's ranker; retrained from all feedback when there is none or the stored
+    one is from another feature schema or library version (never a crash)."""
+    row = store.model_row(session, user_id=user_id)
+    ranker = (
+        loads(row.payload, schema_version=row.schema_version, library=row.library) if row else None
+    )
+    if ranker is None or row is None:
+        if row is not None:
+            log.info("user %s: stored ranking model is outdated; retraining", user_id)
+        ranker, row, _ = _train(session, user_id=user_id, now=now, row=row)
+    return ranker, row
+
+
+def _train(
+    session: Session, *, user_id: int, now: datetime, row: RankingModel | None
+) -> tuple[Ranker, RankingModel, int]:
+    events, last = store.feedback_events(session, user_id=user_id)
+    item_ids = sorted({e.item_id for e in events})
+    items = store.item_infos(session, user_id=user_id, item_ids=item_ids)
+    person_ids = {e.person_id for e in events if e.person_id is not None}
+    people = store.person_infos(session, user_id=user_id, person_ids=person_ids, now=now)
+    ranker = Ranker().fit(events, items=items, people=people, now=now)
+    row = row or RankingModel(user_id=user_id, payload=b"")
+    row.retrained_at = now
+    _save(session, row, ranker, through=last, now=now)
+    scored = rescore(session, user_id=user_id, ranker=ranker, now=now)
+    return ranker, row, scored
+
+
+def _save(
+    session: Session, row: RankingModel, ranker: Ranker, *, through: int, now: datetime
+) -> None:
+    row.payload = dumps(ranker)
+    row.schema_version = SCHEMA_VERSION
+    row.library = library_version()
+    row.trained_at = now
+    row.through_feedback_id = through
+    row.events = ranker.n_events_
+    if row.id is not None:
+        session.add(row)
+        session.flush()
+        return
+    try:
+        with session.begin_nested():  # another request may have created it meanwhile
+            session.add(row)
+    except IntegrityError:
+        existing = store.model_row(session, user_id=row.user_id)
+        assert existing is not None
+        for field in ("payload", "schema_version", "library", "trained_at", "retrained_at",
+                      "through_feedback_id", "events"):  # fmt: skip
+            setattr(existing, field, getattr(row, field))
+        session.add(existing)
+        session.flush()
+
+
+def train_user(session: Session, *, user_id: int, now: datetime) -> TrainReport:
+    """Retrain from scratch on every feedback row and rescore the window."""
+    row = store.model_row(session, user_id=user_id)
+    ranker, _, scored = _train(session, user_id=user_id, now=now, row=row)
+    return TrainReport(user_id=user_id, events=ranker.n_events_, items=scored)
+
+
+def learn(session: Session, *, user_id: int, now: datetime) -> Ranker:
+    """Fold feedback the model has not seen into it, and rescore the people it touched."""
+    ranker, row = load_ranker(session, user_id=user_id, now=now)
+    events, last = store.feedback_events(session, user_id=user_id, after_id=row.through_feedback_id)
+    if not events:
+        return ranker
+    item_ids = sorted({e.item_id for e in events})
+    items = store.item_infos(session, user_id=user_id, item_ids=item_ids)
+    touched = {e.person_id for e in events if e.person_id is not None}
+    people = store.person_infos(session, user_id=user_id, person_ids=touched, now=now)
+    ranker.partial_fit(events, items=items, people=people, now=now)
+    _save(session, row, ranker, through=last, now=now)
+    rescore(session, user_id=user_id, ranker=ranker, now=now, person_ids=touched)
+    return ranker
+
+
+def rescore(
+    session: Session,
+    *,
+    user_id: int,
+    ranker: Ranker,
+    now: datetime,
+    person_ids: Iterable[int] | None = None,
+    item_ids: list[int] | None = None,
+) -> int:
+    """Score the window's items (all, some people's, or the given ones) and store their
+    keys and reasons. Page shares are per person, so a person's items are always
+    rescored together; exploration slots only on a full rescore."""
+    since = now - timedelta(days=WINDOW_DAYS)
+    if item_ids is None:
+        item_ids = store.window_item_ids(
+            session, user_id=user_id, since=since, person_ids=person_ids
+        )
+    if not item_ids:
+        return 0
+    items = store.item_infos(session, user_id=user_id, item_ids=item_ids)
+    pids = {i.person_id for i in items if i.person_id is not None}
+    people = {
+        p.person_id: p
+        for p in store.person_infos(session, user_id=user_id, person_ids=pids, now=now)
+    }
+    published = {i.item_id: i.published for i in items}
+    scored = [
+        ranker.score(i, people.get(i.person_id) if i.person_id is not None else None, now=now)
+        for i in items
+    ]
+    full = person_ids is None and len(item_ids) > 0
+    arranged = ranker.arrange(scored, people, explore=full)
+    store.store_scores(
+        session,
+        rows=[
+            {
+                "id": r.item_id,
+                "rank_key": ranker.storage_key(r, published=published[r.item_id], now=now),
+                "why": [[x.code, x.text, round(x.value, 4)] for x in r.why if x.code != "age"],
+                "scored_at": now,
+            }
+            for r in arranged
+        ],
+    )
+    return len(arranged)
+
+
+def rescore_people(
+    session: Session, *, user_id: int, person_ids: Iterable[int], now: datetime
+) -> None:
+    """After a weight, pin or mute change: those people's items, with the current model."""
+    ranker, _ = load_ranker(session, user_id=user_id, now=now)
+    rescore(session, user_id=user_id, ranker=ranker, now=now, person_ids=set(person_ids))
+
+
+def rank_pending(session: Session, *, user_id: int, now: datetime) -> int:
+    """Learn from pending feedback, then score items stored since the last run (with
+    their people's other items, as page shares are per person)."""
+    ranker = learn(session, user_id=user_id, now=now)
+    since = now - timedelta(days=WINDOW_DAYS)
+    fresh = store.window_item_ids(session, user_id=user_id, since=since, unscored_only=True)
+    if not fresh:
+        return 0
+    people = store.people_of_items(session, item_ids=fresh)
+    n = rescore(session, user_id=user_id, ranker=ranker, now=now, person_ids=people)
+    # items with no person are scored on their own
+    loose = set(fresh) - set(
+        store.window_item_ids(session, user_id=user_id, since=since, person_ids=people)
+    )
+    if loose:
+        n += rescore(session, user_id=user_id, ranker=ranker, now=now, item_ids=sorted(loose))
+    return n
+
+
+def rank_all_pending(engine: Engine, *, now: datetime) -> int:
+    """Every user with new items or unlearned feedback (after a refresh, on a tick)."""
+    with session_scope(engine) as session:
+        users = store.users_with_work(session, since=now - timedelta(days=WINDOW_DAYS))
+    total = 0
+    for user_id in users:
+        try:
+            with session_scope(engine) as session:
+                total += rank_pending(session, user_id=user_id, now=now)
+        except Exception:  # one user's failure never stops the others
+            log.exception("ranking for user %s failed", user_id)
+    return total
+
+
+def retrain_all(
+    engine: Engine, *, now: datetime, user_ids: list[int] | None = None
+) -> list[TrainReport]:
+    """Retrain every user's model from scratch (``kith train``, the periodic retrain)."""
+    with session_scope(engine) as session:
+        ids = user_ids or [u for u in session.exec(select(User.id)).all() if u is not None]
+    reports = []
+    for user_id in sorted(set(ids)):
+        with session_scope(engine) as session:
+            reports.append(train_user(session, user_id=user_id, now=now))
+    return reports
+
+
+def explain(item: Item, *, pinned: bool, now: datetime) -> tuple[float, list[tuple[str, float]]]:
+    """An item's score at ``now`` and its reasons (stored ones plus its age), for display."""
+    score = DEFAULT.display_score(item.rank_key, pinned=pinned, now=now)
+    why = [(str(w[1]), float(w[2])) for w in (item.why or []) if len(w) == 3]  # type: ignore[arg-type]
+    age = DEFAULT.age_reason(item.published, now=now)
+    why.append((age.text, age.value))
+    why.sort(key=lambda w: -abs(w[1]))
+    return round(score, 4), [(text, round(value, 4)) for text, value in why]
+
+
+def person_weights(
+    session: Session, *, user_id: int, people: list[Person], now: datetime
+) -> dict[int, dict[str, object]]:
+    """The weights API view of some people: learned, manual, recent more/less, effective."""
+    ranker = peek_ranker(session, user_id=user_id)
+    infos: dict[int, PersonInfo] = {
+        p.person_id: p
+        for p in store.person_infos(
+            session, user_id=user_id, person_ids=[p.id for p in people if p.id], now=now
+        )
+    }
+    out: dict[int, dict[str, object]] = {}
+    for pid, info in infos.items():
+        w = ranker.weight(info, now=now)
+        out[pid] = {
+            "learned": w.learned,
+            "manual": w.manual,
+            "recent": w.recent,
+            "pinned": w.pinned,
+            "muted": w.muted,
+            "effective": w.effective,
+            "exposure": w.exposure,
+        }
+    return out
