@@ -157,10 +157,7 @@ def rescore(
         for p in store.person_infos(session, user_id=user_id, person_ids=pids, now=now)
     }
     published = {i.item_id: i.published for i in items}
-    scored = [
-        ranker.score(i, people.get(i.person_id) if i.person_id is not None else None, now=now)
-        for i in items
-    ]
+    scored = ranker.score_all(items, people, now=now)
     full = person_ids is None and len(item_ids) > 0
     arranged = ranker.arrange(scored, people, explore=full)
     store.store_scores(

@@ -234,16 +234,21 @@ class Ranker:
         rows: list[list[tuple[str, float]]] = []
         labels: list[int] = []
         weights: list[float] = []
+        looked: dict[int, float] = {}
         for item_id, evs in by_item.items():
-            sample = _sample(evs)
             info = item_by_id.get(item_id)
-            if sample is None or info is None:
+            feats = self._model_features(info, person_by_id, now=now) if info else None
+            p = self._predict(feats) if feats is not None else self.global_rate()
+            sample = _sample(evs, p)
+            if sample is None:
                 continue
             label, weight = sample
-            rows.append(self._model_features(info, person_by_id, now=now))
-            labels.append(label)
-            weights.append(weight)
-        if rows and len(set(labels)) > 0:
+            looked[item_id] = weight
+            if feats is not None:
+                rows.append(feats)
+                labels.append(label)
+                weights.append(weight)
+        if rows:
             model = self.item_model_ or self._new_item_model()
             model.partial_fit(
                 self._matrix(rows),
@@ -252,8 +257,8 @@ class Ranker:
                 sample_weight=np.array(weights),
             )
             self.item_model_ = model
-        for evs in by_item.values():
-            self._count(evs)
+        for item_id, evs in by_item.items():
+            self._count(evs, looked=looked.get(item_id, 0.0))
         self.n_events_ += len(events)
         self.since_refit_ += len(events)
         if self.since_refit_ >= self.refit_prior_every:
@@ -278,13 +283,22 @@ class Ranker:
         model.intercept_[:] = logit(self.global_rate())
         return model
 
-    def _count(self, events: list[Event]) -> None:
+    def _predict(self, feats: list[tuple[str, float]]) -> float:
+        """The item model's P(engage | examined) for one row of features."""
+        model = self.item_model_
+        if model is None:
+            aff = next((v for n, v in feats if n == AFFINITY), 0.0)
+            return sigmoid(logit(self.global_rate()) + aff)
+        coef = model.coef_[0]
+        z = float(model.intercept_[0]) + sum(float(coef[self._index(n)]) * v for n, v in feats)
+        return sigmoid(z)
+
+    def _count(self, events: list[Event], *, looked: float) -> None:
         person_id = next((e.person_id for e in events if e.person_id is not None), None)
         if person_id is None:
             return
         stat = self.people_.setdefault(person_id, PersonStat())
         actions = {e.action for e in events}
-        seen_rank = min((e.rank for e in events if e.action == "seen" and e.rank), default=None)
         pos = exposure = 0.0
         if actions & set(ENGAGEMENTS):
             pos, exposure = 1.0, 1.0
@@ -292,7 +306,7 @@ class Ranker:
         elif "hide" in actions:
             exposure = 2.0
         elif "seen" in actions:
-            exposure = examination(seen_rank)
+            exposure = looked
         if "like" in actions:
             pos, exposure, stat.likes = pos + 0.5, exposure + 0.5, stat.likes + 1
         if "reply" in actions:
@@ -420,14 +434,31 @@ class Ranker:
             out.append(Reason("less", f"you asked for less from {name} (fading)", value))
         return out
 
+    def _item_view(self, item: ItemInfo) -> tuple[list[tuple[str, int, float]], str | None]:
+        """An item's features with their hashed columns, and its story (cached: items are
+        scored many times while they are fresh; the cache is not pickled)."""
+        cache: dict[tuple[int, int, int], tuple[list[tuple[str, int, float]], str | None]]
+        cache = self.__dict__.setdefault("_view_cache", {})
+        key = (item.item_id, hash(item.title), hash(item.text))
+        found = cache.get(key)
+        if found is None:
+            story = story_of(item)
+            feats = item_features(item) + ([(STORY, 1.0)] if story else [])
+            found = ([(n, self._index(n), v) for n, v in feats], story)
+            if len(cache) > 100_000:
+                cache.clear()
+            cache[key] = found
+        return found
+
+    def __getstate__(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if k != "_view_cache"}
+
     def _model_features(
         self, item: ItemInfo, people: dict[int, PersonInfo], *, now: datetime
     ) -> list[tuple[str, float]]:
         person = people.get(item.person_id) if item.person_id is not None else None
-        feats = item_features(item)
+        feats = [(n, v) for n, _, v in self._item_view(item)[0]]
         feats.append((AFFINITY, self.affinity(person, now=now)[0]))
-        if story_of(item) is not None:
-            feats.append((STORY, 1.0))
         return feats
 
     def _index(self, name: str) -> int:
@@ -450,11 +481,33 @@ class Ranker:
             shape=(len(rows), self.n_features),
         )
 
-    def score(self, item: ItemInfo, person: PersonInfo | None, *, now: datetime) -> Ranked:
+    def _person_part(
+        self, person: PersonInfo | None, *, now: datetime
+    ) -> tuple[float, list[Reason], list[Reason]]:
+        """A person's affinity and its reasons, then their manual and recent reasons."""
+        affinity, reasons = self.affinity(person, now=now)
+        offsets: list[Reason] = []
+        if person is not None:
+            if person.manual_weight:
+                value = person.manual_weight * self.manual_scale
+                verb = "more" if value > 0 else "less"
+                name = person.name or "them"
+                offsets.append(Reason("manual", f"you set: listen {verb} to {name}", value))
+            offsets.extend(self._recent(person, now=now))
+        return affinity, reasons, offsets
+
+    def score(
+        self,
+        item: ItemInfo,
+        person: PersonInfo | None,
+        *,
+        now: datetime,
+        person_part: tuple[float, list[Reason], list[Reason]] | None = None,
+    ) -> Ranked:
         """One item's score before the page rules: the sum of its reasons."""
         if not hasattr(self, "people_"):
             self._init_state()
-        affinity, person_reasons = self.affinity(person, now=now)
+        affinity, person_reasons, offsets = person_part or self._person_part(person, now=now)
         model = self.item_model_
         coef: np.ndarray | None = None
         if model is not None:
@@ -465,10 +518,9 @@ class Ranker:
             intercept, w_aff = logit(self.global_rate()), 1.0
         reasons = [Reason(r.code, r.text, r.value * w_aff) for r in person_reasons]
         item_parts: list[tuple[str, float]] = []
-        story = story_of(item)
+        view, story = self._item_view(item)
         if coef is not None:
-            for name, value in item_features(item) + ([(STORY, 1.0)] if story else []):
-                item_parts.append((name, float(coef[self._index(name)]) * value))
+            item_parts = [(name, float(coef[i]) * value) for name, i, value in view]
         item_parts.sort(key=lambda p: -abs(p[1]))
         rest = 0.0
         for name, value in item_parts:
@@ -479,21 +531,12 @@ class Ranker:
         if abs(rest) >= 0.005:
             reasons.append(Reason("item", "other features of this post", rest))
         probability = sigmoid(intercept + w_aff * affinity + sum(v for _, v in item_parts))
-        if person is not None:
-            if person.manual_weight:
-                value = person.manual_weight * self.manual_scale
-                verb = "more" if value > 0 else "less"
-                reasons.append(
-                    Reason("manual", f"you set: listen {verb} to {person.name or 'them'}", value)
-                )
-            reasons.extend(self._recent(person, now=now))
+        reasons.extend(offsets)
         if story is not None:
             reasons.append(Reason("story", story, self.story_boost))
             if person is not None and is_close(person.relationships):
                 reasons.append(
-                    Reason(
-                        "story", f"{person.name or 'they'} is close to you", self.close_story_boost
-                    )
+                    Reason("story", "big news from someone close to you", self.close_story_boost)
                 )
         reasons.append(self.age_reason(item.published, now=now))
         return Ranked(
@@ -519,11 +562,26 @@ class Ranker:
         """A ranked page, best first: scores, then the rules (mute, pin, shares of a
         page, exploration slots)."""
         by_id = {p.person_id: p for p in people}
-        scored = [
-            self.score(i, by_id.get(i.person_id) if i.person_id is not None else None, now=now)
+        scored = self.score_all(items, by_id, now=now)
+        return self.arrange(scored, by_id)
+
+    def score_all(
+        self, items: Sequence[ItemInfo], people: dict[int, PersonInfo], *, now: datetime
+    ) -> list[Ranked]:
+        """Score many items, each person's part computed once."""
+        parts = {
+            pid: self._person_part(people.get(pid) if pid is not None else None, now=now)
+            for pid in {i.person_id for i in items}
+        }
+        return [
+            self.score(
+                i,
+                people.get(i.person_id) if i.person_id is not None else None,
+                now=now,
+                person_part=parts[i.person_id],
+            )
             for i in items
         ]
-        return self.arrange(scored, by_id)
 
     def arrange(
         self, scored: Sequence[Ranked], people: dict[int, PersonInfo], *, explore: bool = True
@@ -612,9 +670,11 @@ def provisional_key(published: datetime, *, age_per_day: float = AGE_PER_DAY) ->
     return age_per_day * (published - EPOCH).total_seconds() / DAY
 
 
-def _sample(events: list[Event]) -> tuple[int, float] | None:
-    """The label and weight an item's events give the item model: engaged is 1; hidden
-    is 0 with full weight; seen only is 0 weighted by the chance it was looked at."""
+def _sample(events: list[Event], p: float) -> tuple[int, float] | None:
+    """The label and weight an item's events give the learners. Engaged is 1 and hidden
+    is 0, both surely looked at; shown without a reaction is 0 weighted by the chance it
+    was looked at *given* no reaction: e(1 - p) / (1 - e p), with e the examination
+    chance of its rank and p the current P(engage | examined) (position-bias EM)."""
     actions = {e.action for e in events}
     if actions & set(ENGAGEMENTS):
         return 1, 1.0
@@ -622,7 +682,8 @@ def _sample(events: list[Event]) -> tuple[int, float] | None:
         return 0, 1.0
     if "seen" in actions:
         rank = min((e.rank for e in events if e.action == "seen" and e.rank), default=None)
-        return 0, examination(rank)
+        e = examination(rank)
+        return 0, e * (1 - p) / max(1 - e * p, 1e-6)
     return None
 
 

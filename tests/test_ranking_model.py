@@ -156,7 +156,10 @@ def test_a_life_event_from_a_cold_close_person_breaks_through() -> None:
     ranked = ranker.rank([*items, wedding], [*people, sister], now=NOW)
     assert ranked[0].item_id == 4242
     texts = [w.text for w in ranked[0].why]
-    assert "looks like a life event (wedding)" in texts and "Sis is close to you" in texts
+    assert (
+        "looks like a life event (wedding)" in texts
+        and "big news from someone close to you" in texts
+    )
 
 
 def test_clicks_count_against_the_chance_of_being_looked_at() -> None:
