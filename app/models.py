@@ -225,8 +225,7 @@ class Item(SQLModel, table=True):
 
 class RankingModel(SQLModel, table=True):
     """A user's learned ranker, pickled, with what it takes to trust it again: the
-    feature-schema and library versions (a mismatch retrains) and the last feedback
-    row it learned from (incremental learning starts after it)."""
+    feature-schema and library versions (a mismatch retrains)."""
 
     __tablename__ = "ranking_model"
     __table_args__ = (sa.UniqueConstraint("user_id", name="uq_ranking_model_user"),)
@@ -237,7 +236,6 @@ class RankingModel(SQLModel, table=True):
     library: str = Field(default="", max_length=200)
     trained_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     retrained_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    through_feedback_id: int = Field(default=0)
     events: int = Field(default=0)
     payload: bytes = Field(sa_type=sa.LargeBinary, nullable=False)
 
@@ -261,6 +259,7 @@ class ItemTombstone(SQLModel, table=True):
 
 class Feedback(SQLModel, table=True):
     __tablename__ = "feedback"
+    __table_args__ = (sa.Index("ix_feedback_user_learned", "user_id", "learned"),)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(sa_column=_fk("user_account.id"))
@@ -268,6 +267,9 @@ class Feedback(SQLModel, table=True):
     action: str = Field(max_length=10)  # seen | open | like | reply | hide | more | less
     rank: int | None = Field(default=None)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # the ranking model has learned from it (set in the transaction that saves the model,
+    # so a row committed while another request learned is picked up by the next one)
+    learned: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Interaction(SQLModel, table=True):

@@ -54,7 +54,9 @@ def peek_ranker(session: Session, *, user_id: int) -> Ranker:
 
 def load_ranker(session: Session, *, user_id: int, now: datetime) -> tuple[Ranker, RankingModel]:
     """The user's ranker; retrained from all feedback when there is none or the stored
-    one is from another feature schema or library version (never a crash)."""
+    one is from another feature schema or library version (never a crash). The row is
+    user's row is locked until the caller's commit (one learner at a time)."""
+    store.lock_user(session, user_id=user_id)
     row = store.model_row(session, user_id=user_id)
     ranker = (
         loads(row.payload, schema_version=row.schema_version, library=row.library) if row else None
@@ -69,7 +71,7 @@ def load_ranker(session: Session, *, user_id: int, now: datetime) -> tuple[Ranke
 def _train(
     session: Session, *, user_id: int, now: datetime, row: RankingModel | None
 ) -> tuple[Ranker, RankingModel, int]:
-    events, last = store.feedback_events(session, user_id=user_id)
+    events, ids = store.feedback_events(session, user_id=user_id)
     item_ids = sorted({e.item_id for e in events})
     items = store.item_infos(session, user_id=user_id, item_ids=item_ids)
     person_ids = {e.person_id for e in events if e.person_id is not None}
@@ -77,19 +79,19 @@ def _train(
     ranker = Ranker().fit(events, items=items, people=people, now=now)
     row = row or RankingModel(user_id=user_id, payload=b"")
     row.retrained_at = now
-    _save(session, row, ranker, through=last, now=now)
+    _save(session, row, ranker, learned=ids, now=now)
     scored = rescore(session, user_id=user_id, ranker=ranker, now=now)
     return ranker, row, scored
 
 
 def _save(
-    session: Session, row: RankingModel, ranker: Ranker, *, through: int, now: datetime
+    session: Session, row: RankingModel, ranker: Ranker, *, learned: list[int], now: datetime
 ) -> None:
+    store.mark_learned(session, feedback_ids=learned)
     row.payload = dumps(ranker)
     row.schema_version = SCHEMA_VERSION
     row.library = library_version()
     row.trained_at = now
-    row.through_feedback_id = through
     row.events = ranker.n_events_
     if row.id is not None:
         session.add(row)
@@ -102,7 +104,7 @@ def _save(
         existing = store.model_row(session, user_id=row.user_id)
         assert existing is not None
         for field in ("payload", "schema_version", "library", "trained_at", "retrained_at",
-                      "through_feedback_id", "events"):  # fmt: skip
+                      "events"):  # fmt: skip
             setattr(existing, field, getattr(row, field))
         session.add(existing)
         session.flush()
@@ -110,6 +112,7 @@ def _save(
 
 def train_user(session: Session, *, user_id: int, now: datetime) -> TrainReport:
     """Retrain from scratch on every feedback row and rescore the window."""
+    store.lock_user(session, user_id=user_id)
     row = store.model_row(session, user_id=user_id)
     ranker, _, scored = _train(session, user_id=user_id, now=now, row=row)
     return TrainReport(user_id=user_id, events=ranker.n_events_, items=scored)
@@ -118,7 +121,7 @@ def train_user(session: Session, *, user_id: int, now: datetime) -> TrainReport:
 def learn(session: Session, *, user_id: int, now: datetime) -> Ranker:
     """Fold feedback the model has not seen into it, and rescore the people it touched."""
     ranker, row = load_ranker(session, user_id=user_id, now=now)
-    events, last = store.feedback_events(session, user_id=user_id, after_id=row.through_feedback_id)
+    events, ids = store.feedback_events(session, user_id=user_id, pending=True)
     if not events:
         return ranker
     item_ids = sorted({e.item_id for e in events})
@@ -126,7 +129,7 @@ def learn(session: Session, *, user_id: int, now: datetime) -> Ranker:
     touched = {e.person_id for e in events if e.person_id is not None}
     people = store.person_infos(session, user_id=user_id, person_ids=touched, now=now)
     ranker.partial_fit(events, items=items, people=people, now=now)
-    _save(session, row, ranker, through=last, now=now)
+    _save(session, row, ranker, learned=ids, now=now)
     rescore(session, user_id=user_id, ranker=ranker, now=now, person_ids=touched)
     return ranker
 

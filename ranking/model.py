@@ -108,6 +108,7 @@ class PersonStat:
     hides: int = 0
     more: list[datetime] = field(default_factory=list)
     less: list[datetime] = field(default_factory=list)
+    at: datetime | None = None  # when the counts were last moved (they fade from there)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +136,8 @@ class Ranker:
         alpha: float = 1e-5,
         eta0: float = 0.05,
         base_rate: float = 0.1,
-        prior_strength: float = 6.0,
+        prior_strength: float = 3.0,
+        memory_half_life_days: float = 60.0,
         age_per_day: float = AGE_PER_DAY,
         story_boost: float = 2.5,
         close_story_boost: float = 1.0,
@@ -157,6 +159,7 @@ class Ranker:
         self.eta0 = eta0
         self.base_rate = base_rate
         self.prior_strength = prior_strength
+        self.memory_half_life_days = memory_half_life_days
         self.age_per_day = age_per_day
         self.story_boost = story_boost
         self.close_story_boost = close_story_boost
@@ -258,7 +261,7 @@ class Ranker:
             )
             self.item_model_ = model
         for item_id, evs in by_item.items():
-            self._count(evs, looked=looked.get(item_id, 0.0))
+            self._count(evs, looked=looked.get(item_id, 0.0), now=now)
         self.n_events_ += len(events)
         self.since_refit_ += len(events)
         if self.since_refit_ >= self.refit_prior_every:
@@ -293,11 +296,17 @@ class Ranker:
         z = float(model.intercept_[0]) + sum(float(coef[self._index(n)]) * v for n, v in feats)
         return sigmoid(z)
 
-    def _count(self, events: list[Event], *, looked: float) -> None:
+    def _count(self, events: list[Event], *, looked: float, now: datetime) -> None:
+        """Move a person's counts; older counts fade (``memory_half_life_days``) so the
+        model follows people you are drifting towards or away from."""
         person_id = next((e.person_id for e in events if e.person_id is not None), None)
         if person_id is None:
             return
         stat = self.people_.setdefault(person_id, PersonStat())
+        if stat.at is not None and now > stat.at:
+            fade = 0.5 ** ((now - stat.at).total_seconds() / DAY / self.memory_half_life_days)
+            stat.pos, stat.exposure = stat.pos * fade, stat.exposure * fade
+        stat.at = max(now, stat.at) if stat.at is not None else now
         actions = {e.action for e in events}
         pos = exposure = 0.0
         if actions & set(ENGAGEMENTS):

@@ -123,7 +123,7 @@ def test_a_flood_does_not_bury_quiet_people() -> None:
 def test_an_exploration_slot_goes_to_someone_barely_seen() -> None:
     items, people = world(per_person=6)
     newcomer = PersonInfo(person_id=9, name="New")
-    late = ItemInfo(item_id=999, person_id=9, published=NOW - timedelta(days=5))
+    late = ItemInfo(item_id=999, person_id=9, published=NOW - timedelta(days=20))
     ranker = Ranker()
     events = [Event(i.item_id, i.person_id, "seen", NOW, rank=1) for i in items]
     ranker.partial_fit(events, items=items, people=people, now=NOW)

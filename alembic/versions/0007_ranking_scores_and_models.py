@@ -26,7 +26,6 @@ def upgrade() -> None:
     sa.Column('library', sa.String(length=200), nullable=False),
     sa.Column('trained_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('retrained_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('through_feedback_id', sa.Integer(), nullable=False),
     sa.Column('events', sa.Integer(), nullable=False),
     sa.Column('payload', sa.LargeBinary(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], ondelete='CASCADE'),
@@ -35,6 +34,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ranking_model', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ranking_model_user_id'), ['user_id'], unique=False)
+
+    with op.batch_alter_table('feedback', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('learned', sa.Boolean(), server_default=sa.false(),
+                                      nullable=False))
+        batch_op.create_index('ix_feedback_user_learned', ['user_id', 'learned'], unique=False)
 
     with op.batch_alter_table('item', schema=None) as batch_op:
         batch_op.add_column(sa.Column('rank_key', sa.Float(), server_default='0', nullable=False))
@@ -68,6 +72,10 @@ def downgrade() -> None:
         batch_op.drop_column('scored_at')
         batch_op.drop_column('why')
         batch_op.drop_column('rank_key')
+
+    with op.batch_alter_table('feedback', schema=None) as batch_op:
+        batch_op.drop_index('ix_feedback_user_learned')
+        batch_op.drop_column('learned')
 
     with op.batch_alter_table('ranking_model', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ranking_model_user_id'))

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
-from app.models import Feedback, Identity, Interaction, Item, Person, RankingModel, Source
+from app.models import Feedback, Identity, Interaction, Item, Person, RankingModel, Source, User
 from ranking.stories import is_congratulation
 from ranking.types import Contact, Event, ItemInfo, PersonInfo
 
@@ -39,17 +39,22 @@ def model_row(session: Session, *, user_id: int) -> RankingModel | None:
     return session.exec(select(RankingModel).where(RankingModel.user_id == user_id)).first()
 
 
+def lock_user(session: Session, *, user_id: int) -> None:
+    """Hold the user's row until commit, so two requests never learn over each other,
+    even before the user has a model row to lock. FOR NO KEY UPDATE on PostgreSQL: it
+    does not wait on the key-share locks that inserting feedback (a foreign key to the
+    user) takes, which FOR UPDATE would deadlock with; SQLite has one writer anyway."""
+    query = select(User.id).where(User.id == user_id).with_for_update(key_share=True)
+    session.exec(query).first()
+
+
 def users_with_work(session: Session, *, since: datetime) -> list[int]:
     """Users with items not scored yet (published since ``since``) or feedback the model
     has not learned from."""
     unscored = select(Item.user_id).where(
         col(Item.scored_at).is_(None), col(Item.published) >= since
     )
-    behind = (
-        select(Feedback.user_id)
-        .outerjoin(RankingModel, col(RankingModel.user_id) == Feedback.user_id)
-        .where(col(Feedback.id) > func.coalesce(RankingModel.through_feedback_id, 0))
-    )
+    behind = select(Feedback.user_id).where(col(Feedback.learned).is_(False))
     ids = set(session.exec(unscored.distinct()).all()) | set(session.exec(behind.distinct()).all())
     return sorted(ids)
 
@@ -58,10 +63,10 @@ def users_with_work(session: Session, *, since: datetime) -> list[int]:
 
 
 def feedback_events(
-    session: Session, *, user_id: int, after_id: int = 0
-) -> tuple[list[Event], int]:
-    """Feedback rows after ``after_id`` as events (with the item's current person), and
-    the last id read."""
+    session: Session, *, user_id: int, pending: bool = False
+) -> tuple[list[Event], list[int]]:
+    """Feedback rows (only those not learned from yet when ``pending``) as events, with
+    the item's current person, oldest first; and their ids."""
     rows = session.exec(
         select(
             Feedback.id,
@@ -73,15 +78,21 @@ def feedback_events(
         )  # fmt: skip
         .join(Item, col(Item.id) == Feedback.item_id)
         .outerjoin(Identity, col(Identity.id) == Item.identity_id)
-        .where(Feedback.user_id == user_id, col(Feedback.id) > after_id)
-        .order_by(col(Feedback.id))
+        .where(
+            Feedback.user_id == user_id, *([col(Feedback.learned).is_(False)] if pending else [])
+        )
+        .order_by(col(Feedback.at), col(Feedback.id))
     ).all()
     events = [
         Event(item_id=item_id, person_id=person_id, action=action, at=at, rank=rank)
         for _, item_id, action, at, rank, person_id in rows
     ]
-    last = max((r[0] for r in rows if r[0] is not None), default=after_id)
-    return events, last
+    return events, [r[0] for r in rows if r[0] is not None]
+
+
+def mark_learned(session: Session, *, feedback_ids: Sequence[int]) -> None:
+    for chunk in _chunks(list(feedback_ids)):
+        session.execute(update(Feedback).where(col(Feedback.id).in_(chunk)).values(learned=True))
 
 
 # --- items and people as the ranker sees them ------------------------------------------

@@ -65,6 +65,13 @@ def test_user_source_ingest_twice_then_timeline(
     assert second.stdout.strip().startswith("sources=1 new_items=0 updated=0 errors=0"), (
         second.stdout
     )
+    trained = kith("train", env=env)  # both users' models, from their (no) feedback
+    assert trained.returncode == 0, trained.stderr
+    lines = trained.stdout.strip().splitlines()
+    assert lines[-1].startswith("models=2 seconds=")
+    # the feed's posts are from July: older than the 60-day ranking window, not rescored
+    assert sorted(line.split()[1] for line in lines[:-1]) == ["events=0", "events=0"], lines
+    assert kith("train", "--user", "nobody", env=env).returncode != 0
 
     from fastapi.testclient import TestClient
 
@@ -76,6 +83,7 @@ def test_user_source_ingest_twice_then_timeline(
         page = client.get("/api/v1/timeline", headers={"Authorization": f"Bearer {token}"})
         assert page.status_code == 200
         assert sorted(i["title"] for i in page.json()["items"]) == ["One", "Two"]
+        assert all(i["why"] and i["score"] is not None for i in page.json()["items"])
         assert client.get("/api/v1/timeline").status_code == 401
     get_engine.cache_clear()
 

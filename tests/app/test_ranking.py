@@ -3,6 +3,7 @@ item explains its score, an outdated model retrains. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from app.main import create_app
 from app.models import Feedback, Item, RankingModel
 from app.refresh import RefreshOptions, refresh_due
 from app.scoring import learn, load_ranker, rank_all_pending, rescore
+from app.storage.items import add_feedback
 from ranking.persist import SCHEMA_VERSION
 from tests.app.conftest import ApiUser
 from tests.helpers import FeedServer, Reply
@@ -219,14 +221,14 @@ def test_an_outdated_or_broken_model_retrains_instead_of_crashing(
     for schema, payload in ((SCHEMA_VERSION - 1, b"an old model"), (SCHEMA_VERSION, b"\x80junk")):
         with session_scope(engine) as session:
             row = session.exec(select(RankingModel)).one()
-            row.schema_version, row.payload, row.through_feedback_id = schema, payload, 0
+            row.schema_version, row.payload = schema, payload
             session.add(row)
         feedback(client, alice, items[1]["id"], "open")
         assert timeline(client, alice)
         with session_scope(engine) as session:
             row = session.exec(select(RankingModel)).one()
-            last = max(session.exec(select(Feedback.id)).all())
-            assert (row.schema_version, row.through_feedback_id) == (SCHEMA_VERSION, last)
+            assert row.schema_version == SCHEMA_VERSION
+            assert all(session.exec(select(Feedback.learned)).all())
             assert row.events == len(session.exec(select(Feedback.id)).all())
             ranker, _ = load_ranker(session, user_id=alice.id, now=NOW)
             assert ranker.n_events_ == row.events
@@ -287,3 +289,28 @@ def test_feedback_on_the_demo_reorders_the_next_request(db_url: str) -> None:
     finally:
         server.stop()
         get_engine.cache_clear()
+
+
+def test_concurrent_feedback_is_learned_exactly_once(
+    client: TestClient, settings: Settings, feed_server: FeedServer, alice: ApiUser
+) -> None:
+    blogs(client, settings, feed_server, alice)
+    items = timeline(client, alice)
+    engine = get_engine(settings.database_url)
+
+    def give(item_id: int) -> None:
+        with session_scope(engine) as session:
+            add_feedback(
+                session, user_id=alice.id, item_id=item_id, action="open", rank=None, now=NOW
+            )
+            learn(session, user_id=alice.id, now=NOW)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(give, [i["id"] for i in items[:12]]))
+    with session_scope(engine) as session:
+        row = session.exec(select(RankingModel)).one()
+        ids = session.exec(select(Feedback.id)).all()
+        assert row.events == len(ids) == 12
+        assert all(session.exec(select(Feedback.learned)).all())
+        ranker, _ = load_ranker(session, user_id=alice.id, now=NOW)
+        assert sum(s.opens for s in ranker.people_.values()) == 12
