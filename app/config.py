@@ -56,6 +56,21 @@ class Settings(BaseSettings):
     scheduler_tick_seconds: float = Field(
         30.0, description="How often `serve` looks for due sources"
     )
+    login_rate: str = Field(
+        "10/minute",
+        description="Login attempts allowed per client address and per user name "
+        "(web reader), in the `limits` notation",
+    )
+    token_rate: str = Field("20/hour", description="API tokens a user may create")
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="Where rate-limit counts live: memory:// (one process) or "
+        "redis://host:6379 (shared by API processes)",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (JSON list); empty: CORS off",
+    )
     retrain_hours: float = Field(
         6.0,
         gt=0,

@@ -37,3 +37,19 @@ class NotImplementedYet(AppError):
 class Unauthorized(AppError):
     code = "unauthorized"
     status = 401
+
+
+class Forbidden(AppError):
+    code = "forbidden"
+    status = 403
+
+
+class RateLimited(AppError):
+    """Too many attempts; ``retry_after`` seconds until the next is allowed."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -10,11 +10,13 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 
-from app.api import digest, health, items, me, people, sources, timeline
+from app.api import admin, digest, health, items, me, people, sources, timeline, tokens
 from app.api.errors import install_error_handlers
 from app.config import Settings, get_settings
+from app.ratelimit import RateLimiter
 from app.scheduler import run_scheduler
 from app.web import routes as web_routes
 
@@ -58,7 +60,19 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.limiter = RateLimiter(
+        settings.rate_limit_storage, {"login": settings.login_rate, "token": settings.token_rate}
+    )
     install_error_handlers(app)
+    if settings.cors_origins:  # off unless configured
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=False,  # bearer tokens, never the reader's cookies
+            max_age=600,
+        )
 
     api_prefix = "/api/v1"
     app.include_router(health.router, prefix=api_prefix)
@@ -68,6 +82,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
     app.include_router(me.router, prefix=api_prefix)
     app.include_router(people.router, prefix=api_prefix)
     app.include_router(digest.router, prefix=api_prefix)
+    app.include_router(tokens.router, prefix=api_prefix)
+    app.include_router(admin.router, prefix=api_prefix)
     app.include_router(web_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -51,6 +51,8 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=200)
     is_admin: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # an admin disabled the account: its tokens and password stop working, its data stays
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ApiToken(SQLModel, table=True):

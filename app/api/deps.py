@@ -12,8 +12,9 @@ from sqlmodel import Session
 
 from app.config import Settings
 from app.db import get_engine, session_scope
-from app.errors import Unauthorized
+from app.errors import Forbidden, Unauthorized
 from app.models import User
+from app.ratelimit import RateLimiter
 from app.storage.users import user_for_token
 
 
@@ -56,3 +57,20 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_admin_user(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise Forbidden("this needs an admin (the first user, or `kith user add --admin`)")
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin_user)]
+
+
+def get_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
+
+
+LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]

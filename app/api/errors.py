@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import AppError
+from app.errors import AppError, RateLimited
 from ingest.errors import DestinationNotAllowed, IngestError, InvalidURL, NoFeedFound, OPMLError
 
 log = logging.getLogger("kith.api")
@@ -38,7 +38,10 @@ def _json(status: int, code: str, message: str, **extra: object) -> JSONResponse
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
-        return _json(exc.status, exc.code, exc.message)
+        response = _json(exc.status, exc.code, exc.message)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(IngestError)
     async def ingest_error(_: Request, exc: IngestError) -> JSONResponse:

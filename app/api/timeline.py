@@ -21,6 +21,9 @@ def read_timeline_page(
     since: Annotated[datetime | None, Query(description="ISO 8601; keep items after it")] = None,
     person: Annotated[int | None, Query(description="Only this person's items")] = None,
     source: Annotated[int | None, Query(description="Only this source's items")] = None,
+    tag: Annotated[
+        str | None, Query(max_length=200, description="Only items with this tag (any case)")
+    ] = None,
     order: Annotated[
         Literal["rank", "newest"], Query(description="rank: best first (default); newest first")
     ] = "rank",
@@ -38,6 +41,7 @@ def read_timeline_page(
         since=since,
         person_id=person,
         source_id=source,
+        tag=tag,
         order=order,
     )
     now = datetime.now(UTC)

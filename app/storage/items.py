@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Text, func, insert, update
+from sqlalchemy import cast as sa_cast
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import exists as sa_exists
-from sqlalchemy import func, insert, update
 from sqlmodel import Session, and_, col, or_, select
 
 from app.errors import InvalidInput, NotFound
@@ -243,6 +245,7 @@ def read_timeline(
     since: datetime | None = None,
     person_id: int | None = None,
     source_id: int | None = None,
+    tag: str | None = None,
     order: str = "rank",
 ) -> tuple[list[TimelineRow], str | None]:
     """Best first: a range read of the ``ix_item_user_rank`` index on the stored rank key
@@ -271,6 +274,12 @@ def read_timeline(
         query = query.where(col(Identity.person_id) == person_id)
     if source_id is not None:
         query = query.where(Item.source_id == source_id)
+    if tag is not None:
+        # tags are a JSON list, stored as text on both backends: match the quoted,
+        # JSON-escaped tag (LIKE wildcards in it escaped), case-insensitively
+        needle = json.dumps(tag.strip()).lower()
+        pattern = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(func.lower(sa_cast(Item.tags, Text)).like(f"%{pattern}%", escape="\\"))
     key = col(Item.rank_key) if order == "rank" else col(Item.published)
     if cursor:
         raw_key, last_id = decode_cursor(cursor, size=2)

@@ -1,14 +1,16 @@
-"""Users and their API tokens."""
+"""Users and their API tokens. The first user is an admin; a disabled user's password
+and tokens stop working (their data stays)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
-from app.errors import Conflict, InvalidInput
+from app.errors import Conflict, InvalidInput, NotFound
 from app.models import ApiToken, User
 from app.security import hash_password, hash_token, new_token, verify_password
+from app.storage.pagination import decode_cursor, encode_cursor
 
 
 def create_user(
@@ -19,10 +21,11 @@ def create_user(
         raise InvalidInput("a user name is 1-100 characters without spaces")
     if get_user_by_name(session, name=name) is not None:
         raise Conflict(f"user {name!r} already exists")
+    first = session.exec(select(func.count()).select_from(User)).one() == 0
     user = User(
         name=name,
         password_hash=hash_password(password) if password else None,
-        is_admin=is_admin,
+        is_admin=is_admin or first,
     )
     session.add(user)
     session.flush()
@@ -42,7 +45,7 @@ def authenticate(session: Session, *, name: str, password: str) -> User | None:
     """The user if ``password`` is theirs; None otherwise (same cost either way)."""
     user = get_user_by_name(session, name=name)
     ok = verify_password(user.password_hash if user else None, password)
-    return user if (user is not None and ok) else None
+    return user if (user is not None and ok and user.disabled_at is None) else None
 
 
 def create_token(session: Session, *, user_id: int, name: str = "default") -> tuple[ApiToken, str]:
@@ -52,6 +55,54 @@ def create_token(session: Session, *, user_id: int, name: str = "default") -> tu
     session.add(token)
     session.flush()
     return token, raw
+
+
+def list_tokens(session: Session, *, user_id: int) -> list[ApiToken]:
+    """The user's API tokens, newest first (the feed token is not one of them)."""
+    return list(
+        session.exec(
+            select(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.name != FEED_TOKEN)
+            .order_by(col(ApiToken.id).desc())
+        ).all()
+    )
+
+
+def revoke_token(session: Session, *, user_id: int, token_id: int, now: datetime) -> ApiToken:
+    """Revoke one of the user's API tokens; another user's answers :class:`NotFound`."""
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user_id or token.name == FEED_TOKEN:
+        raise NotFound(f"no token {token_id}")
+    if token.revoked_at is None:
+        token.revoked_at = now
+        session.add(token)
+        session.flush()
+    return token
+
+
+def list_users(
+    session: Session, *, limit: int, cursor: str | None
+) -> tuple[list[User], str | None]:
+    """Every user, by id, keyset-paged (for admins)."""
+    query = select(User).order_by(col(User.id)).limit(limit + 1)
+    if cursor:
+        (after,) = decode_cursor(cursor, size=1)
+        if not isinstance(after, int):
+            raise InvalidInput("the cursor is not one this API returned")
+        query = query.where(col(User.id) > after)
+    rows = list(session.exec(query).all())
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def set_disabled(session: Session, *, user_id: int, disabled_at: datetime | None) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    user.disabled_at = disabled_at
+    session.add(user)
+    session.flush()
+    return user
 
 
 def revoke_tokens(session: Session, *, user_id: int, name: str, now: datetime) -> int:
@@ -68,6 +119,7 @@ def revoke_tokens(session: Session, *, user_id: int, name: str, now: datetime) -
     return len(tokens)
 
 
+LAST_USED_PRECISION = timedelta(hours=1)
 # the name reserved for the token in the URL of a user's Atom feed
 FEED_TOKEN = "feed"  # noqa: S105 - a name, not a secret
 
@@ -80,6 +132,11 @@ def user_for_token(session: Session, *, raw: str, feed: bool = False) -> User | 
         .join(ApiToken, ApiToken.user_id == User.id)  # type: ignore[arg-type]
         .where(ApiToken.token_hash == hash_token(raw), ApiToken.revoked_at.is_(None))  # type: ignore[union-attr]
     ).first()
-    if row is None or (row[1].name == FEED_TOKEN) != feed:
+    if row is None or (row[1].name == FEED_TOKEN) != feed or row[0].disabled_at is not None:
         return None
+    token = row[1]
+    now = datetime.now(UTC)
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
+        token.last_used_at = now  # at most one write an hour per token, not one a request
+        session.add(token)
     return row[0]

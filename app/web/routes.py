@@ -13,7 +13,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from app.api.deps import SessionDep
+from app.api.deps import LimiterDep, SessionDep
+from app.errors import RateLimited
 from app.models import User
 from app.storage.items import read_timeline
 from app.storage.users import authenticate
@@ -72,6 +73,7 @@ def login_page(request: Request, next: str = "/") -> Response:
 def login(
     request: Request,
     session: SessionDep,
+    limiter: LimiterDep,
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=1000)],
     csrf: Annotated[str, Form(max_length=100)],
@@ -87,6 +89,17 @@ def login(
                 "error": "The form expired; please try again.",
             },
             status_code=400,
+        )
+    client = request.client.host if request.client else "unknown"
+    try:
+        limiter.hit("login", f"ip:{client}", f"user:{username.strip().lower()}")
+    except RateLimited as exc:
+        return TEMPLATES.TemplateResponse(
+            request,
+            "login.html",
+            {"csrf": csrf_token(request), "next": safe_next(next), "error": exc.message},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
         )
     user = authenticate(session, name=username, password=password)
     if user is None:
