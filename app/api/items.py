@@ -14,7 +14,14 @@ router = APIRouter(prefix="/items", tags=["items"])
 
 
 class FeedbackIn(BaseModel):
-    action: Literal["seen", "open", "like", "reply", "hide", "more", "less"]
+    model_config = {
+        "json_schema_extra": {"examples": [{"action": "like"}, {"action": "seen", "rank": 3}]}
+    }
+
+    action: Literal["seen", "open", "like", "reply", "hide", "more", "less"] = Field(
+        description="seen: shown (with rank); open/like/reply: engaged; hide: take it out; "
+        "more/less: listen more or less to its author for a while"
+    )
     rank: int | None = Field(
         None, ge=1, le=100_000, description="1-based position shown (with seen)"
     )

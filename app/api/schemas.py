@@ -237,6 +237,10 @@ class PersonUpdate(BaseModel):
 class WeightUpdate(BaseModel):
     """The whole manual setting (PUT replaces it; DELETE resets it to autopilot)."""
 
+    model_config = {
+        "json_schema_extra": {"examples": [{"manual": 1.5}, {"pinned": True}, {"muted": True}]}
+    }
+
     manual: float | None = Field(
         None, ge=-2, le=2, description="Listen more (up to 2) or less (down to -2); null: auto"
     )
