@@ -45,8 +45,13 @@ def safe_next(target: str | None) -> str:
 
 
 def current_web_user(request: Request, session: SessionDep) -> User | None:
+    """The signed-in user; a session of an account disabled since ends here."""
     user_id = request.session.get("user_id")
-    return session.get(User, user_id) if isinstance(user_id, int) else None
+    user = session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is not None and user.disabled_at is not None:
+        request.session.clear()
+        return None
+    return user
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -22,6 +22,12 @@ def test_the_first_user_is_admin_and_admins_manage_accounts(
 ) -> None:
     root = add_user(settings, "root")
     alice = add_user(settings, "alice")
+    signed_in = TestClient(client.app)  # alice's web session, open before she is disabled
+    form = signed_in.get("/login").text
+    signed_in.post(
+        "/login", data={"username": "alice", "password": "correct horse", "csrf": csrf_of(form)}
+    )
+    assert signed_in.get("/", follow_redirects=False).status_code == 200
     assert client.get("/api/v1/admin/users", headers=alice.auth).json()["error"]["code"] == (
         "forbidden"
     )
@@ -34,6 +40,7 @@ def test_the_first_user_is_admin_and_admins_manage_accounts(
     off = client.post(f"/api/v1/admin/users/{alice.id}/disable", headers=root.auth)
     assert off.status_code == 200 and off.json()["disabled_at"]
     assert client.get("/api/v1/timeline", headers=alice.auth).status_code == 401
+    assert signed_in.get("/", follow_redirects=False).status_code == 303  # session ended
     page_html = client.get("/login").text
     refused = client.post(
         "/login",
