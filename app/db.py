@@ -27,16 +27,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# the API's worker threads (40) can all hold a connection at once
+POOL_SIZE, POOL_OVERFLOW = 10, 30
+
+
 def create_db_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        memory = ":memory:" in url or url in ("sqlite://", "sqlite:///")
+        pool = {} if memory else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 10}, **pool
+        )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
-        if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+        if not memory:
             with engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA journal_mode=WAL")
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
+    )
 
 
 @lru_cache(maxsize=8)

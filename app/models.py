@@ -261,7 +261,12 @@ class ItemTombstone(SQLModel, table=True):
 
 class Feedback(SQLModel, table=True):
     __tablename__ = "feedback"
-    __table_args__ = (sa.Index("ix_feedback_user_learned", "user_id", "learned"),)
+    __table_args__ = (
+        sa.Index("ix_feedback_user_learned", "user_id", "learned"),
+        # the timeline's "not hidden" check is one lookup in this index per item (without
+        # it SQLite could pick ix_feedback_user_id and scan all the user's feedback)
+        sa.Index("ix_feedback_user_action_item", "user_id", "action", "item_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(sa_column=_fk("user_account.id"))
