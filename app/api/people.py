@@ -258,11 +258,10 @@ def reset_weight(person_id: int, session: SessionDep, user: CurrentUser) -> Pers
 
 
 def _reweighed(session: Session, person: Person) -> PersonOut:
-    session.add(person)
-    session.flush()
-    assert person.id is not None
-    rescore_people(session, user_id=person.user_id, person_ids=[person.id], now=datetime.now(UTC))
-    return people_out(session, [person])[0]
+    """Save a weight change and rescore that person's items for the next timeline read."""
+    out = saved(session, person)
+    rescore_people(session, user_id=person.user_id, person_ids=[out.id], now=datetime.now(UTC))
+    return out
 
 
 @router.post("/{person_id}/merge", response_model=PersonOut)
