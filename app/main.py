@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api import admin, digest, health, items, me, people, sources, timeline, tokens
 from app.api.errors import install_error_handlers
@@ -34,6 +36,39 @@ DOCS_CSP = (
     "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' https: data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+
+
+_HEADERS = (
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+)
+
+
+class SecurityHeaders:
+    """CSP and friends on every HTTP response. Plain ASGI, not ``@app.middleware``:
+    Starlette's BaseHTTPMiddleware runs each response through an extra task and memory
+    stream, which cost a fifth of a timeline request's time."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope["path"] in ("/docs", "/docs/oauth2-redirect")
+        csp = DOCS_CSP if docs else CSP
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["content-security-policy"] = csp
+                for name, value in _HEADERS:
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = False) -> FastAPI:
@@ -87,18 +122,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
     app.include_router(web_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        docs = request.url.path in ("/docs", "/docs/oauth2-redirect")
-        response.headers["Content-Security-Policy"] = DOCS_CSP if docs else CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
-        return response
-
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key or secrets.token_urlsafe(32),

@@ -15,9 +15,10 @@ one is missing or from another schema/library) -> gather events, items, people
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -234,12 +235,31 @@ def retrain_all(
 
 def explain(item: Item, *, pinned: bool, now: datetime) -> tuple[float, list[tuple[str, float]]]:
     """An item's score at ``now`` and its reasons (stored ones plus its age), for display."""
-    score = DEFAULT.display_score(item.rank_key, pinned=pinned, now=now)
-    why = [(str(w[1]), float(w[2])) for w in (item.why or []) if len(w) == 3]  # type: ignore[arg-type]
-    age = DEFAULT.age_reason(item.published, now=now)
-    why.append((age.text, age.value))
-    why.sort(key=lambda w: -abs(w[1]))
-    return round(score, 4), [(text, round(value, 4)) for text, value in why]
+    return explain_stored(item.rank_key, item.why, item.published, pinned=pinned, now=now)
+
+
+def explain_stored(
+    rank_key: float,
+    why: Sequence[Sequence[Any]] | None,
+    published: datetime,
+    *,
+    pinned: bool,
+    now: datetime,
+) -> tuple[float, list[tuple[str, float]]]:
+    """:func:`explain` from the stored columns: ``why`` is the stored list of
+    ``[code, text, value]``. Runs for every item of every timeline page, so it is kept
+    lean (no conversions of what this module stored itself)."""
+    score = DEFAULT.display_score(rank_key, pinned=pinned, now=now)
+    reasons = [(w[1], round(w[2], 4)) for w in why or () if len(w) == 3]
+    age = DEFAULT.age_reason(published, now=now)
+    reasons.append((age.text, round(age.value, 4)))
+    reasons.sort(key=_magnitude)
+    return round(score, 4), reasons
+
+
+def _magnitude(reason: tuple[str, float]) -> float:
+    """Sort key: largest contribution (either sign) first."""
+    return -abs(reason[1])
 
 
 def person_weights(

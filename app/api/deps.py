@@ -15,10 +15,10 @@ from app.db import get_engine, session_scope
 from app.errors import Forbidden, Unauthorized
 from app.models import User
 from app.ratelimit import RateLimiter
-from app.storage.users import user_for_token
+from app.storage.users import token_owner, user_for_token
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -26,7 +26,7 @@ def get_app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def get_db_engine(settings: SettingsDep) -> Engine:
+async def get_db_engine(settings: SettingsDep) -> Engine:
     return get_engine(settings.database_url)
 
 
@@ -46,18 +46,35 @@ def get_session(engine: EngineDep) -> Iterator[Session]:
 # waited 30 s for a connection, then failed)
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
+UNKNOWN_TOKEN = "the API token is unknown or revoked"  # noqa: S105 - a message
 _bearer = HTTPBearer(auto_error=False, description="An API token from `kith user add`")
 
 
-def get_current_user(
-    session: SessionDep,
+async def get_bearer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
+) -> str:
+    """The raw API token of the request (not checked yet: see :func:`get_current_user`)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("send an API token as 'Authorization: Bearer <token>'")
-    user = user_for_token(session, raw=credentials.credentials)
+    return credentials.credentials
+
+
+BearerToken = Annotated[str, Depends(get_bearer_token)]
+
+
+def api_user_id(session: Session, token: str) -> int:
+    """The id of the token's owner, for a route that authenticates inside its own
+    worker-thread call (one thread hop per request instead of four: the timeline)."""
+    user_id = token_owner(session, raw=token)
+    if user_id is None:
+        raise Unauthorized(UNKNOWN_TOKEN)
+    return user_id
+
+
+def get_current_user(session: SessionDep, token: BearerToken) -> User:
+    user = user_for_token(session, raw=token)
     if user is None:
-        raise Unauthorized("the API token is unknown or revoked")
+        raise Unauthorized(UNKNOWN_TOKEN)
     return user
 
 
@@ -73,7 +90,7 @@ def get_admin_user(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(get_admin_user)]
 
 
-def get_limiter(request: Request) -> RateLimiter:
+async def get_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+from datetime import UTC, datetime
+from typing import Any
 
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from app.api.schemas import TimelineItem, TimelinePage
 from app.config import Settings
-from app.db import get_engine
+from app.db import get_engine, session_scope
+from app.models import Item, Person
 from app.refresh import RefreshOptions, refresh_due
+from app.storage.items import read_timeline
 from tests.app.conftest import ApiUser
 from tests.helpers import FeedServer, Reply, rss
 
@@ -231,3 +239,73 @@ def test_sources_can_be_edited_paused_and_refreshed(
     resumed = client.post(f"/api/v1/sources/{sid}/refresh", headers=alice.auth).json()
     assert resumed["paused"] is False
     assert client.get(f"/api/v1/sources/{sid}", headers=alice.auth).json()["title"] == "Example"
+
+
+def test_the_timeline_page_matches_its_model_field_for_field(
+    client: TestClient, settings: Settings, feed_server: FeedServer, alice: ApiUser
+) -> None:
+    """The API serializes the page straight from the columns (the hot path); it must say
+    exactly what TimelinePage built from whole ORM rows says, for every kind of value:
+    tags, enclosures, stored reasons, a pinned person, a person-less item, nulls,
+    non-ASCII text and characters JSON must escape."""
+    feed_server.routes["/feed"] = Reply(
+        200,
+        b"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Zo\xc3\xab's "blog"</title>
+        <item><guid>a</guid><title>Caf\xc3\xa9 \\ "quotes" \xe2\x80\x94 \xf0\x9f\x8e\x89</title>
+          <author>zoe@z.example (Zo\xc3\xab)</author><category>Caf\xc3\xa9</category><category>a"b</category>
+          <enclosure url="https://z.example/a.mp3" length="123" type="audio/mpeg"/>
+          <description>&lt;p&gt;line\none&lt;/p&gt;</description>
+          <pubDate>Wed, 25 Nov 2026 10:00:00 GMT</pubDate></item>
+        <item><guid>b</guid><title>Two</title><author>zoe@z.example (Zo\xc3\xab)</author>
+          <pubDate>Tue, 24 Nov 2026 10:00:00 GMT</pubDate></item>
+        <item><guid>c</guid><title>Three</title><pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate></item>
+        </channel></rss>""",
+    )
+    resp = client.post(
+        "/api/v1/sources", json={"url": feed_server.url("/feed")}, headers=alice.auth
+    )
+    assert resp.status_code == 201, resp.text
+    engine = get_engine(settings.database_url)
+    refresh_due(engine, RefreshOptions(policy=settings.fetch_policy()))
+    with session_scope(engine) as s:
+        items = {i.title: i for i in s.exec(select(Item).where(Item.user_id == alice.id))}
+        assert len(items) == 3
+        first = next(i for t, i in items.items() if t.startswith("Caf"))
+        first.why = [["affinity", "you often open Zoë’s posts", 1.25], ["item", 'tag "x"', -0.5]]
+        first.comment_count = 4
+        first.in_reply_to = "https://z.example/post"
+        items["Three"].identity_id = None  # no known author: person is null
+        items["Two"].tags = None  # type: ignore[assignment]
+        person = s.exec(select(Person).where(Person.user_id == alice.id)).first()
+        assert person is not None
+        person.pinned = True
+    resp = client.get("/api/v1/timeline", headers=alice.auth)
+    assert resp.status_code == 200 and resp.headers["content-type"] == "application/json"
+    served = resp.json()
+    TimelinePage.model_validate_json(resp.content)  # the declared shape, strictly
+    now = datetime.now(UTC)
+    with session_scope(engine) as s:
+        rows, cursor = read_timeline(s, user_id=alice.id, limit=50)
+        expected = TimelinePage(
+            items=[TimelineItem.from_row(r, now=now) for r in rows], next_cursor=cursor
+        ).model_dump(mode="json")
+
+    def timeless(page: dict[str, Any]) -> list[dict[str, Any]]:
+        # score and the age reason move with the clock between the two reads
+        return [{k: v for k, v in i.items() if k not in ("score", "why")} for i in page["items"]]
+
+    assert timeless(served) == timeless(expected)
+    assert served["next_cursor"] == expected["next_cursor"]
+    assert [i["title"] for i in served["items"]][0].startswith("Caf")  # the pinned person
+    by_title = {i["title"]: i for i in served["items"]}
+    top = served["items"][0]
+    assert top["tags"] == ["Café", 'a"b'] and top["enclosures"][0]["url"].endswith("a.mp3")
+    assert top["comment_count"] == 4 and top["in_reply_to"] == "https://z.example/post"
+    assert by_title["Two"]["tags"] == [] and by_title["Three"]["person"] is None
+    for got, want in zip(served["items"], expected["items"], strict=True):
+        assert got["score"] == pytest.approx(want["score"], abs=1e-3)
+        assert [w["reason"] for w in got["why"]] == [w["reason"] for w in want["why"]]
+        assert [w["value"] for w in got["why"]] == pytest.approx(
+            [w["value"] for w in want["why"]], abs=1e-3
+        )
+    assert {"reason": "you often open Zoë’s posts", "value": 1.25} in top["why"]
