@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from app.errors import NotFound
 from app.storage import people as people_store
 from app.storage.items import TimelineRow, read_timeline
 from ingest.sanitize import plain_text
@@ -24,6 +25,7 @@ class Digest:
     rows: list[TimelineRow]
     stories: list[tuple[TimelineRow, Story]]
     drifts: list[Drift]
+    names: dict[int, str]  # person id -> name, for the people in drifts
 
 
 def build_digest(session: Session, *, user_id: int, since: datetime, now: datetime) -> Digest:
@@ -34,7 +36,15 @@ def build_digest(session: Session, *, user_id: int, since: datetime, now: dateti
         if story is not None and row.source.kind != "comments":
             stories.append((row, story))
     drifts = drifting(people_store.contact_histories(session, user_id=user_id, now=now), now=now)
-    return Digest(since=since, rows=rows, stories=stories, drifts=drifts[:10])
+    names = {}
+    for d in drifts[:10]:
+        try:
+            names[d.person_id] = people_store.get_person(
+                session, user_id=user_id, person_id=d.person_id
+            ).name
+        except NotFound:  # merged away meanwhile
+            continue
+    return Digest(since=since, rows=rows, stories=stories, drifts=drifts[:10], names=names)
 
 
 def atom_feed(rows: list[TimelineRow], *, title: str, self_url: str, updated: datetime) -> bytes:

@@ -44,6 +44,12 @@ class Forbidden(AppError):
     status = 403
 
 
+class CsrfFailed(Forbidden):
+    """A state-changing request signed in by the reader's cookie without its CSRF token."""
+
+    code = "csrf_failed"
+
+
 class RateLimited(AppError):
     """Too many attempts; ``retry_after`` seconds until the next is allowed."""
 

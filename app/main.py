@@ -20,7 +20,11 @@ from app.api.errors import install_error_handlers
 from app.config import Settings, get_settings
 from app.ratelimit import RateLimiter
 from app.scheduler import run_scheduler
+from app.web import people as web_people
+from app.web import reach as web_reach
 from app.web import routes as web_routes
+from app.web import sources as web_sources
+from app.web.common import install_web
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -120,6 +124,10 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
     app.include_router(tokens.router, prefix=api_prefix)
     app.include_router(admin.router, prefix=api_prefix)
     app.include_router(web_routes.router)
+    app.include_router(web_people.router)
+    app.include_router(web_sources.router)
+    app.include_router(web_reach.router)
+    install_web(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.add_middleware(SecurityHeaders)

@@ -80,5 +80,14 @@ def plain_text(fragment: str | None, *, limit: int = 1000) -> str:
     if not fragment:
         return ""
     if "<" in fragment or "&" in fragment:
+        # a space where a block or line ends, so "<p>a</p><p>b</p>" reads "a b", not "ab"
+        fragment = _BLOCK_END.sub(r" \g<0>", fragment)
         fragment = html.unescape(str(_TEXT_ONLY.clean(fragment)))
     return _WS.sub(" ", fragment).strip()[:limit]
+
+
+_BLOCK_END = re.compile(
+    r"<(?:/(?:p|div|li|h[1-6]|blockquote|pre|tr|td|th|dd|dt|figcaption|section|article)"
+    r"|br|hr)\b",
+    re.IGNORECASE,
+)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,7 +14,7 @@ from sqlmodel import Session
 
 from app.config import Settings
 from app.db import get_engine, session_scope
-from app.errors import Forbidden, Unauthorized
+from app.errors import CsrfFailed, Forbidden, Unauthorized
 from app.models import User
 from app.ratelimit import RateLimiter
 from app.storage.users import token_owner, user_for_token
@@ -47,32 +49,73 @@ def get_session(engine: EngineDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 UNKNOWN_TOKEN = "the API token is unknown or revoked"  # noqa: S105 - a message
+NO_CREDENTIALS = "send an API token as 'Authorization: Bearer <token>'"
 _bearer = HTTPBearer(auto_error=False, description="An API token from `kith user add`")
 
 
-async def get_bearer_token(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """The raw API token of the request (not checked yet: see :func:`get_current_user`)."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("send an API token as 'Authorization: Bearer <token>'")
-    return credentials.credentials
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "x-csrf-token"
 
 
-BearerToken = Annotated[str, Depends(get_bearer_token)]
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Who a request says it is, not checked yet: an API token, or the user signed in
+    to the web reader (its cookie), whose scripts call the API with the same routes."""
+
+    token: str | None = None
+    session_user: int | None = None
 
 
-def api_user_id(session: Session, token: str) -> int:
-    """The id of the token's owner, for a route that authenticates inside its own
-    worker-thread call (one thread hop per request instead of four: the timeline)."""
-    user_id = token_owner(session, raw=token)
+async def get_credentials(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Credentials:
+    """An ``Authorization: Bearer`` token, else the reader's session. A state-changing
+    request on the session must carry the session's CSRF token in ``X-CSRF-Token``
+    (another site can neither read it nor, with SameSite=Lax, send the cookie)."""
+    if bearer is not None:
+        if bearer.scheme.lower() != "bearer":
+            raise Unauthorized(NO_CREDENTIALS)
+        return Credentials(token=bearer.credentials)
+    user_id = request.session.get("user_id")
+    if not isinstance(user_id, int):
+        raise Unauthorized(NO_CREDENTIALS)
+    if request.method not in SAFE_METHODS:
+        expected = request.session.get("csrf")
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not expected or not hmac.compare_digest(str(expected), sent):
+            raise CsrfFailed(f"a signed-in page must send its CSRF token in {CSRF_HEADER}")
+    return Credentials(session_user=user_id)
+
+
+CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
+
+
+def _session_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None or user.disabled_at is not None:
+        raise Unauthorized("the session's account is disabled or gone; sign in again")
+    return user
+
+
+def api_user_id(session: Session, credentials: Credentials) -> int:
+    """The id of the caller, for a route that authenticates inside its own worker-thread
+    call (one thread hop per request instead of four: the timeline)."""
+    if credentials.token is None:
+        assert credentials.session_user is not None
+        user_id: int | None = _session_user(session, credentials.session_user).id
+    else:
+        user_id = token_owner(session, raw=credentials.token)
     if user_id is None:
         raise Unauthorized(UNKNOWN_TOKEN)
     return user_id
 
 
-def get_current_user(session: SessionDep, token: BearerToken) -> User:
-    user = user_for_token(session, raw=token)
+def get_current_user(session: SessionDep, credentials: CredentialsDep) -> User:
+    if credentials.token is None:
+        assert credentials.session_user is not None
+        return _session_user(session, credentials.session_user)
+    user = user_for_token(session, raw=credentials.token)
     if user is None:
         raise Unauthorized(UNKNOWN_TOKEN)
     return user

@@ -12,7 +12,7 @@ from app.digest import atom_feed, build_digest
 from app.errors import NotFound
 from app.storage.items import read_timeline
 from app.storage.users import user_for_token
-from app.web.routes import TEMPLATES
+from app.web.common import TEMPLATES
 
 router = APIRouter(tags=["digest"])
 
@@ -29,10 +29,12 @@ def read_digest(
     assert user.id is not None
     now = datetime.now(UTC)
     since = since or now - timedelta(days=1)
-    since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    since = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
     digest = build_digest(session, user_id=user.id, since=since, now=now)
     if format == "html":
-        return TEMPLATES.TemplateResponse(request, "digest.html", {"digest": digest, "user": None})
+        return TEMPLATES.TemplateResponse(
+            request, "digest.html", {"digest": digest, "names": digest.names, "user": None}
+        )
     return {
         "since": since.isoformat(),
         "items": [TimelineItem.from_row(r).model_dump(mode="json") for r in digest.rows],

@@ -7,7 +7,7 @@ import orjson
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import BearerToken, EngineDep, api_user_id
+from app.api.deps import CredentialsDep, EngineDep, api_user_id
 from app.api.schemas import TimelinePage
 from app.db import session_scope
 from app.scoring import explain_stored
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/timeline", tags=["timeline"])
 @router.get("", response_model=TimelinePage)
 async def read_timeline_page(
     engine: EngineDep,
-    token: BearerToken,
+    credentials: CredentialsDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     since: Annotated[datetime | None, Query(description="ISO 8601; keep items after it")] = None,
@@ -42,7 +42,7 @@ async def read_timeline_page(
         # serialize once, straight from the columns (the stored JSON ones spliced in as
         # they are), in the shape of TimelinePage (tests hold it to that model)
         with session_scope(engine) as session:
-            user_id = api_user_id(session, token)
+            user_id = api_user_id(session, credentials)
             query = TimelineQuery(user_id, limit, cursor, since, person, source, tag, order)
             entries, next_cursor = read_timeline_entries(session, query)
         now = datetime.now(UTC)

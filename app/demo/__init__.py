@@ -55,6 +55,13 @@ def render(template: str, *, base: str, now: datetime) -> str:
     return re.sub(r"@@(RFC822|ISO):(\d+)@@", when, template.replace("@@BASE@@", base))
 
 
+_POST_BODY = (
+    b'<!doctype html><meta charset=utf-8><title>Kith demo post</title><link rel=icon href="data:,">'
+    b"<p>This is where the original post would be: the demo's blogs are sample feeds.</p>"
+)
+POST_PAGE = (_POST_BODY, "text/html; charset=utf-8", '"demo-post"')
+
+
 class DemoServer:
     """A threaded loopback HTTP server for the demo feeds, with ETag/304 support."""
 
@@ -64,7 +71,10 @@ class DemoServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                page = pages.get(urlsplit(self.path).path)
+                path = urlsplit(self.path).path
+                page = pages.get(path)
+                if page is None and path.endswith("/") and path != "/":
+                    page = POST_PAGE  # a post's permalink: the reader's "open" lands here
                 if page is None:
                     self.send_error(404)
                     return

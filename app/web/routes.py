@@ -1,77 +1,102 @@
-"""Pages of the web reader. Jinja2 autoescapes everything; item content is the HTML
-sanitized at ingest and is the only thing rendered unescaped."""
+"""Pages of the web reader: the timeline, logging in and out. Jinja2 autoescapes
+everything; item content is the HTML sanitized at ingest and is the only thing rendered
+unescaped."""
 
 from __future__ import annotations
 
-import hmac
 import secrets
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
-from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from app.api.deps import LimiterDep, SessionDep
 from app.errors import RateLimited
-from app.models import User
-from app.storage.items import read_timeline
+from app.scoring import explain
+from app.storage.items import TimelineRow, read_timeline
 from app.storage.users import authenticate
+from app.web.common import (
+    TEMPLATES,
+    WebUser,
+    csrf_ok,
+    csrf_token,
+    current_web_user,
+    page,
+    safe_next,
+)
+from ingest.sanitize import plain_text
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+__all__ = ["TEMPLATES", "router"]
+
 router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 30
+SUMMARY_CHARS = 280
 
 
-def csrf_token(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not token:
-        token = secrets.token_urlsafe(32)
-        request.session["csrf"] = token
-    return str(token)
+@dataclass(frozen=True, slots=True)
+class Card:
+    """One timeline item as the reader shows it."""
+
+    row: TimelineRow
+    rank: int
+    score: float
+    why: list[tuple[str, float]]
+    summary: str
+    more: bool  # the summary is shorter than the content
+
+    @property
+    def name(self) -> str:
+        return self.row.person.name if self.row.person else (self.row.item.author_name or "")
 
 
-def csrf_ok(request: Request, submitted: str) -> bool:
-    expected = request.session.get("csrf")
-    return bool(expected) and hmac.compare_digest(str(expected), submitted)
-
-
-def safe_next(target: str | None) -> str:
-    """Only same-origin relative paths: ``/x`` yes; ``//evil``, ``/\\evil``, ``http:`` no."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return "/"
-    parts = urlsplit(target)
-    return "/" if parts.scheme or parts.netloc else target
-
-
-def current_web_user(request: Request, session: SessionDep) -> User | None:
-    """The signed-in user; a session of an account disabled since ends here."""
-    user_id = request.session.get("user_id")
-    user = session.get(User, user_id) if isinstance(user_id, int) else None
-    if user is not None and user.disabled_at is not None:
-        request.session.clear()
-        return None
-    return user
+def cards(rows: list[TimelineRow], *, first_rank: int, now: datetime) -> list[Card]:
+    out = []
+    for n, row in enumerate(rows):
+        score, why = explain(row.item, pinned=bool(row.person and row.person.pinned), now=now)
+        text = plain_text(row.item.content, limit=4000)
+        summary = text if len(text) <= SUMMARY_CHARS else text[:SUMMARY_CHARS].rsplit(" ", 1)[0]
+        out.append(
+            Card(
+                row=row,
+                rank=first_rank + n,
+                score=score,
+                why=why,
+                summary=summary,
+                more=len(summary) < len(text) or "<img" in row.item.content,
+            )
+        )
+    return out
 
 
 @router.get("/", response_class=HTMLResponse)
-def timeline_page(request: Request, session: SessionDep, cursor: str | None = None) -> Response:
-    user = current_web_user(request, session)
-    if user is None or user.id is None:
-        return RedirectResponse("/login?next=/", status_code=303)
-    rows, next_cursor = read_timeline(session, user_id=user.id, limit=50, cursor=cursor)
-    return TEMPLATES.TemplateResponse(
+def timeline_page(
+    request: Request,
+    session: SessionDep,
+    user: WebUser,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    start: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> Response:
+    """The ranked timeline; ``start`` is the rank of the page's first item (for ``seen``)."""
+    assert user.id is not None
+    rows, next_cursor = read_timeline(session, user_id=user.id, limit=PAGE_SIZE, cursor=cursor)
+    return page(
         request,
         "timeline.html",
-        {"user": user, "rows": rows, "next_cursor": next_cursor, "csrf": csrf_token(request)},
+        user,
+        cards=cards(rows, first_rank=start, now=datetime.now(UTC)),
+        next_cursor=next_cursor,
+        next_start=start + len(rows),
+        first_page=cursor is None,
     )
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/") -> Response:
-    return TEMPLATES.TemplateResponse(
-        request, "login.html", {"csrf": csrf_token(request), "next": safe_next(next), "error": None}
-    )
+def login_page(request: Request, session: SessionDep, next: str = "/") -> Response:
+    if current_web_user(request, session) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return page(request, "login.html", None, next=safe_next(next), error=None)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -84,41 +109,27 @@ def login(
     csrf: Annotated[str, Form(max_length=100)],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    if not csrf_ok(request, csrf):
-        return TEMPLATES.TemplateResponse(
-            request,
-            "login.html",
-            {
-                "csrf": csrf_token(request),
-                "next": safe_next(next),
-                "error": "The form expired; please try again.",
-            },
-            status_code=400,
+    def again(error: str, status: int, headers: dict[str, str] | None = None) -> Response:
+        response = page(
+            request, "login.html", None, status_code=status, next=safe_next(next), error=error
         )
+        response.headers.update(headers or {})
+        return response
+
+    if not csrf_ok(request, csrf):
+        return again("The form expired; please try again.", 400)
     client = request.client.host if request.client else "unknown"
     try:
         limiter.hit("login", f"ip:{client}", f"user:{username.strip().lower()}")
     except RateLimited as exc:
-        return TEMPLATES.TemplateResponse(
-            request,
-            "login.html",
-            {"csrf": csrf_token(request), "next": safe_next(next), "error": exc.message},
-            status_code=429,
-            headers={"Retry-After": str(exc.retry_after)},
-        )
+        return again(exc.message, 429, {"Retry-After": str(exc.retry_after)})
     user = authenticate(session, name=username, password=password)
     if user is None:
-        return TEMPLATES.TemplateResponse(
-            request,
-            "login.html",
-            {
-                "csrf": csrf_token(request),
-                "next": safe_next(next),
-                "error": "Unknown user name or wrong password.",
-            },
-            status_code=401,
-        )
-    request.session.clear()  # a fresh session at login: nothing carried over
+        return again("Unknown user name or wrong password.", 401)
+    # a fresh session at login (nothing carried over, a new id and CSRF token), so a
+    # session planted before login is worth nothing after it
+    request.session.clear()
+    request.session["sid"] = secrets.token_urlsafe(16)
     request.session["user_id"] = user.id
     request.session["csrf"] = secrets.token_urlsafe(32)
     return RedirectResponse(safe_next(next), status_code=303)
@@ -128,4 +139,11 @@ def login(
 def logout(request: Request, csrf: Annotated[str, Form(max_length=100)]) -> Response:
     if csrf_ok(request, csrf):
         request.session.clear()
+        csrf_token(request)  # a new token for the login form
     return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for it before reading the page's icon link."""
+    return RedirectResponse("/static/favicon.svg", status_code=301)

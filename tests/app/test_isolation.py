@@ -45,6 +45,7 @@ ADMIN = "admin"  # admins only: a non-admin gets 403 {"error": {"code": "forbidd
 PUBLIC = "public"  # user-independent (health, login)
 FEED = "feed"  # the feed token in the URL is the credential (Atom feed)
 WEB = "web"  # a page of the web reader behind a cookie session
+WEB_OWNED = "web_owned"  # a reader page about one object: anyone else gets a 404 page
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,12 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("POST", "/logout"): Case(PUBLIC, body=lambda c, o: {"csrf": "forged"}, ok=(303,), form=True),
     ("GET", "/"): Case(WEB, shows=True),
+    ("GET", "/favicon.ico"): Case(PUBLIC, ok=(301,)),
+    ("GET", "/people"): Case(WEB, shows=True),
+    ("GET", "/people/{person_id}"): Case(WEB_OWNED, shows=True),
+    ("GET", "/sources"): Case(WEB, shows=True),
+    ("GET", "/reach-out"): Case(WEB),
+    ("GET", "/digest"): Case(WEB),
     ("GET", f"{API}/feeds/{{token}}/atom.xml"): Case(FEED, shows=True),
     # the caller's own lists and writes
     ("GET", f"{API}/timeline"): Case(MINE, query={"limit": "200"}, shows=True),
@@ -696,7 +703,23 @@ def sweep_as_other(
             resp = call(web_client(app, b.user), method, path)
             check(resp.status_code == 200, f"{name} as Bob: {resp.status_code}")
             check(not seen(resp, a.markers), f"{name} shows Bob Alice's {seen(resp, a.markers)}")
-            check(bool(seen(resp, b.markers)), f"{name} shows Bob nothing of his")
+            if case.shows:
+                check(bool(seen(resp, b.markers)), f"{name} shows Bob nothing of his")
+        elif case.kind == WEB_OWNED:
+            anonymous = call(TestClient(app), method, fill(template, path_params(a)))
+            check(
+                anonymous.status_code in (302, 303, 401),
+                f"{name} without a session: {anonymous.status_code}",
+            )
+            bob = web_client(app, b.user)
+            resp = call(bob, method, fill(template, path_params(a)))
+            twin = call(bob, method, fill(template, path_params(NOBODY)))
+            check(resp.status_code == 404, f"{name} as Bob on Alice's: {resp.status_code}")
+            check(not seen(resp, a.markers), f"{name} as Bob leaks {seen(resp, a.markers)}")
+            check(
+                shape(resp) == shape(twin),
+                f"{name}: Alice's object and a missing one answer differently",
+            )
 
 
 @dataclass(frozen=True)
@@ -824,7 +847,7 @@ def control(
         method, template = route
         if case.kind == PUBLIC:
             continue
-        if case.kind == WEB:
+        if case.kind in (WEB, WEB_OWNED):
             resp = call(alice_web, method, fill(template, path_params(a)))
         elif case.kind == ADMIN:
             resp = route_call(client, route, caller=a, owner=b, headers=admin.auth)

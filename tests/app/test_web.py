@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from app.db import get_engine
+from app.db import get_engine, session_scope
+from app.models import User
 from app.refresh import RefreshOptions, refresh_due
 from app.web.routes import safe_next
 from tests.app.conftest import ApiUser
-from tests.helpers import FeedServer, Reply
+from tests.helpers import FeedServer, Reply, rss
 
 HOSTILE = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T &lt;script&gt;alert(1)&lt;/script&gt;</title>
 <link>https://h.example/</link><description>d</description>
@@ -74,7 +76,10 @@ def test_timeline_page_escapes_everything(
     login(client, "alice", "correct horse")
     html = client.get("/").text
     assert "Title" in html
-    assert "<script" not in html.lower()
+    scripts = re.findall(r"<script[^>]*>", html.lower())
+    assert scripts and all(
+        re.fullmatch(r'<script src="/static/[a-z]+\.js" defer>', t) for t in scripts
+    )
     for handler in ("onerror", "onclick", "onmouseover"):
         assert handler not in html.lower()
     assert "javascript:" not in html
@@ -94,3 +99,72 @@ def test_timeline_page_escapes_everything(
 )
 def test_next_accepts_only_local_paths(target: str | None, expected: str) -> None:
     assert safe_next(target) == expected
+
+
+def test_login_rotates_the_session_and_its_csrf_token(client: TestClient, alice: ApiUser) -> None:
+    form = client.get("/login")
+    before_cookie, before_csrf = client.cookies.get("kith_session"), csrf_of(form.text)
+    login(client, "alice", "correct horse")
+    home = client.get("/")
+    assert client.cookies.get("kith_session") != before_cookie
+    assert csrf_of(home.text) != before_csrf
+    # the session cookie is HttpOnly and SameSite=Lax whenever it is set
+    out = client.post("/logout", data={"csrf": csrf_of(home.text)}, follow_redirects=False)
+    cookie = out.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_the_api_accepts_the_reader_session_with_its_csrf_header(
+    client: TestClient, settings: Settings, feed_server: FeedServer, alice: ApiUser, bob: ApiUser
+) -> None:
+    feed_server.routes["/feed"] = Reply(200, HOSTILE)
+    client.post("/api/v1/sources", json={"url": feed_server.url("/feed")}, headers=alice.auth)
+    refresh_due(get_engine(settings.database_url), RefreshOptions(policy=settings.fetch_policy()))
+    assert client.get("/api/v1/people").status_code == 401  # not signed in yet
+    login(client, "alice", "correct horse")
+    token = csrf_of(client.get("/").text)
+    people = client.get("/api/v1/people")
+    assert people.status_code == 200 and len(people.json()["items"]) == 1
+    timeline = client.get("/api/v1/timeline")
+    assert timeline.status_code == 200
+    item_id = timeline.json()["items"][0]["id"]
+    url = f"/api/v1/items/{item_id}/feedback"
+    missing = client.post(url, json={"action": "like"})
+    assert missing.status_code == 403 and missing.json()["error"]["code"] == "csrf_failed"
+    forged = client.post(url, json={"action": "like"}, headers={"X-CSRF-Token": "forged"})
+    assert forged.status_code == 403
+    ok = client.post(url, json={"action": "like"}, headers={"X-CSRF-Token": token})
+    assert ok.status_code == 204
+    # the session is alice's: bob's objects stay invisible, a bearer token still wins
+    assert client.get("/api/v1/people", headers=bob.auth).json()["items"] == []
+    # an account disabled while signed in loses the API at once
+    with session_scope(get_engine(settings.database_url)) as s:
+        user = s.get(User, alice.id)
+        assert user is not None
+        user.disabled_at = datetime.now(UTC)
+    assert client.get("/api/v1/people").status_code == 401
+
+
+def test_timeline_pages_on_with_ranks_that_continue(
+    client: TestClient, settings: Settings, feed_server: FeedServer, alice: ApiUser
+) -> None:
+    long_text = " ".join(f"word{n}" for n in range(120))
+    posts = [(f"g{n}", f"Post {n}", f"<p>{long_text}</p><p>tail {n}</p>") for n in range(35)]
+    feed_server.routes["/feed"] = Reply(200, rss(*posts))
+    client.post("/api/v1/sources", json={"url": feed_server.url("/feed")}, headers=alice.auth)
+    refresh_due(get_engine(settings.database_url), RefreshOptions(policy=settings.fetch_policy()))
+    login(client, "alice", "correct horse")
+    first = client.get("/").text
+    ranks = re.findall(r'data-rank="(\d+)"', first)
+    assert ranks == [str(n) for n in range(1, 31)]
+    # long content is summarized, the whole sanitized text one click away
+    summary = re.search(r'<p class="summary">(.*?)</p>', first, re.S)
+    assert summary and "word0" in summary.group(1) and "word119" not in summary.group(1)
+    assert "Read all" in first and "word119" in first
+    more = re.search(r'href="(/\?cursor=[^"]+)" rel="next"', first)
+    assert more, "no More link"
+    second = client.get(more.group(1).replace("&amp;", "&")).text
+    assert re.findall(r'data-rank="(\d+)"', second) == [str(n) for n in range(31, 36)]
+    titles = set(re.findall(r">(Post \d+)<", first)) | set(re.findall(r">(Post \d+)<", second))
+    assert len(titles) == 35
+    assert 'rel="next"' not in second
