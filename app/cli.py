@@ -206,8 +206,15 @@ def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     scheduler: Annotated[
-        bool, typer.Option("--scheduler/--no-scheduler", help="Run in-process ingest")
+        bool,
+        typer.Option(
+            "--scheduler/--no-scheduler",
+            help="Schedule refreshes (and, with no KITH_BROKER_URL, run them here)",
+        ),
     ] = True,
+    no_ingest: Annotated[
+        bool, typer.Option("--no-ingest", help="API and reader only (same as --no-scheduler)")
+    ] = False,
 ) -> None:
     """Serve the API and web reader, with in-process ingest; migrates the database first."""
     import uvicorn
@@ -240,7 +247,7 @@ def serve(
         typer.echo(f"demo API token: {seed.token}")
     typer.echo(f"Kith is serving at http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(
-        create_app(settings, run_scheduler_loop=scheduler),
+        create_app(settings, run_scheduler_loop=scheduler and not no_ingest),
         host=host,
         port=port,
         log_level="info",
@@ -272,9 +279,55 @@ def train(
 
 
 @cli.command("worker")
-def worker() -> None:
-    """A scale-out ingest worker (arrives with the scale-out issue)."""
-    raise _fail("not_implemented", "not yet: scale-out workers arrive with the scale-out issue", 2)
+def worker(
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Tasks run at once by this process")
+    ] = 2,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port")
+    ] = None,
+) -> None:
+    """Run refresh and ranking tasks from the broker (KITH_BROKER_URL) until SIGTERM."""
+    import asyncio
+    import os
+
+    from app.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = _settings()
+    if not settings.broker_url:
+        raise _fail("no_broker", "set KITH_BROKER_URL (e.g. redis://127.0.0.1:6379/0)", 2)
+    upgrade_database(settings.database_url)
+    if metrics_port is not None:
+        from app.metrics import serve_metrics
+
+        serve_metrics(metrics_port)
+    left = asyncio.run(run_worker(settings, concurrency=concurrency, stop=asyncio.Event()))
+    if left:  # tasks still running past the grace period: their leases are released
+        os._exit(1)
+
+
+@cli.command("scheduler")
+def scheduler_cmd() -> None:
+    """Only the scheduler: claim due sources in leased batches and enqueue them (with
+    KITH_BROKER_URL) or run them here (without), plus the ranking tasks."""
+    import asyncio
+    import signal
+
+    from app.scheduler import run_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = _settings()
+    upgrade_database(settings.database_url)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_scheduler(settings, stop)
+
+    asyncio.run(run())
 
 
 def main() -> None:

@@ -54,7 +54,21 @@ class Settings(BaseSettings):
         200, description="Statuses per stream read on a Mastodon source's first sync"
     )
     scheduler_tick_seconds: float = Field(
-        30.0, description="How often `serve` looks for due sources"
+        30.0, description="How often the scheduler (`serve` or `scheduler`) looks for due sources"
+    )
+    batch_size: int = Field(25, ge=1, description="Sources per refresh task")
+    lease_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="How long a worker holds a source's refresh; a lease that runs out "
+        "(the worker died, the task was lost) makes the source due again",
+    )
+    queue_name: str = Field("kith", description="The Redis list the tasks travel through")
+    metrics_token: str | None = Field(
+        None, description="If set, GET /metrics needs 'Authorization: Bearer <token>'"
+    )
+    worker_grace_seconds: float = Field(
+        30.0, description="On SIGTERM, how long a worker finishes its tasks before it gives up"
     )
     login_rate: str = Field(
         "10/minute",

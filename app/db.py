@@ -6,11 +6,13 @@ boundary (:mod:`app.api.errors`); storage functions let them propagate.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -49,10 +51,37 @@ def create_db_engine(url: str) -> Engine:
     )
 
 
+T = TypeVar("T")
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
     """One engine per URL per process."""
     return create_db_engine(url)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure that running the same transaction again can cure: a deadlock or a
+    serialization failure on PostgreSQL, a busy database on SQLite."""
+    if not isinstance(exc, sa.exc.OperationalError | sa.exc.DBAPIError):
+        return False
+    code = getattr(exc.orig, "sqlstate", None)
+    if code in ("40P01", "40001"):  # deadlock_detected, serialization_failure
+        return True
+    return "database is locked" in str(exc.orig)
+
+
+def retry_transient(run: Callable[[], T], *, attempts: int = 4) -> T:
+    """``run()`` (one whole transaction), again after a short random pause when it fails
+    for a transient reason; any other failure, or the last one, is raised."""
+    for attempt in range(attempts):
+        try:
+            return run()
+        except Exception as exc:
+            if attempt + 1 >= attempts or not is_transient(exc):
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 @contextmanager
@@ -97,5 +126,24 @@ def upgrade_database(url: str) -> None:
     a database already at the newest migration costs one query."""
     from alembic import command
 
-    if not database_is_current(url):
-        command.upgrade(alembic_config(url), "head")
+    if database_is_current(url):
+        return
+    if url.startswith("postgresql"):
+        # several processes of a cluster may start at once: one migrates, the others
+        # wait on the lock and then find the database current
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+                try:
+                    if not database_is_current(url):
+                        command.upgrade(alembic_config(url), "head")
+                finally:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+        finally:
+            engine.dispose()
+        return
+    command.upgrade(alembic_config(url), "head")
+
+
+MIGRATION_LOCK = 0x6B697468  # "kith": the advisory lock held while migrating

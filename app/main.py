@@ -15,7 +15,18 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api import admin, digest, health, items, me, people, sources, timeline, tokens
+from app.api import (
+    admin,
+    digest,
+    health,
+    items,
+    me,
+    metrics,
+    people,
+    sources,
+    timeline,
+    tokens,
+)
 from app.api.errors import install_error_handlers
 from app.config import Settings, get_settings
 from app.ratelimit import RateLimiter
@@ -123,6 +134,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
     app.include_router(digest.router, prefix=api_prefix)
     app.include_router(tokens.router, prefix=api_prefix)
     app.include_router(admin.router, prefix=api_prefix)
+    app.include_router(metrics.router)
     app.include_router(web_routes.router)
     app.include_router(web_people.router)
     app.include_router(web_sources.router)

@@ -105,6 +105,10 @@ class Source(SQLModel, table=True):
     # migrations; a thread source whose post is gone is paused by the refresh job)
     parent_item_id: int | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # scale-out: who holds this source's refresh and until when (app.storage.leases); a
+    # lease that runs out (its worker died, Redis lost the task) makes it due again
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
 
 
 class Person(SQLModel, table=True):

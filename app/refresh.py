@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app import threads
-from app.db import session_scope
+from app import metrics, threads
+from app.db import retry_transient, session_scope
 from app.models import Source
 from app.storage import items as item_store
 from app.storage import people as people_store
@@ -219,8 +219,10 @@ async def _pipeline(
 
 
 async def _fetch_one(client: object, s: SourceSnapshot, policy: FetchPolicy) -> Outcome:
+    started = time.perf_counter()
+    outcome: Outcome
     try:
-        return await fetch(
+        outcome = await fetch(
             client,  # type: ignore[arg-type]
             s.url,
             policy,
@@ -228,14 +230,24 @@ async def _fetch_one(client: object, s: SourceSnapshot, policy: FetchPolicy) -> 
             last_modified=s.last_modified,
         )
     except IngestError as exc:
-        return exc
+        outcome = exc
+    metrics.observe_fetch(s.kind, _outcome_label(outcome), time.perf_counter() - started)
+    return outcome
+
+
+def _outcome_label(outcome: FetchResult | NotModified | MastodonBatch | IngestError) -> str:
+    if isinstance(outcome, IngestError):
+        return "error"
+    return "not_modified" if isinstance(outcome, NotModified) else "ok"
 
 
 async def _sync_mastodon(
     client: object, s: SourceSnapshot, options: RefreshOptions
 ) -> MastodonBatch | IngestError:
+    started = time.perf_counter()
+    synced: MastodonBatch | IngestError
     try:
-        return await mastodon.sync(
+        synced = await mastodon.sync(
             client,  # type: ignore[arg-type]
             options.policy,
             url=s.url,
@@ -244,7 +256,9 @@ async def _sync_mastodon(
             backfill=options.mastodon_backfill,
         )
     except IngestError as exc:
-        return exc
+        synced = exc
+    metrics.observe_fetch(s.kind, _outcome_label(synced), time.perf_counter() - started)
+    return synced
 
 
 def _store_mastodon(
@@ -255,9 +269,20 @@ def _store_mastodon(
     stats: RefreshStats,
 ) -> None:
     """Statuses as items, interactions with people, and the new cursors, in one
-    transaction: a crash leaves the old cursors, so the next sync repeats, not skips."""
-    now = datetime.now(UTC)
+    transaction: a crash leaves the old cursors, so the next sync repeats, not skips.
+    A transient failure (deadlock, busy database) runs the transaction again."""
     stats.sources += 1
+    retry_transient(lambda: _store_mastodon_once(engine, snapshot, synced, options, stats))
+
+
+def _store_mastodon_once(
+    engine: Engine,
+    snapshot: SourceSnapshot,
+    synced: MastodonBatch | IngestError,
+    options: RefreshOptions,
+    stats: RefreshStats,
+) -> None:
+    now = datetime.now(UTC)
     with session_scope(engine) as session:
         source = session.get(Source, snapshot.id)
         if source is None:
@@ -311,6 +336,7 @@ def _store_mastodon(
         )
     stats.new_items += counts.new
     stats.updated += counts.updated
+    metrics.count_items(counts.new)
 
 
 def _store_outcome(
@@ -324,50 +350,9 @@ def _store_outcome(
     now = datetime.now(UTC)
     stats.sources += 1
     try:
-        with session_scope(engine) as session:
-            source = session.get(Source, snapshot.id)
-            if source is None:  # deleted while we fetched
-                return
-            if isinstance(outcome, IngestError):
-                _record_error(session, source, outcome, now)
-                stats.errors += 1
-                return
-            assert isinstance(outcome, FetchResult) and parsed is not None
-            identity_ids = people_store.resolve_identities(
-                session,
-                user_id=source.user_id,
-                evidence=(e.identity for e in parsed.entries),
-                now=now,
-            )
-            counts = item_store.upsert_entries(
-                session, source=source, entries=parsed.entries, identity_ids=identity_ids, now=now
-            )
-            threads.after_store(
-                session, source=source, feed=parsed, now=now, options=options.threads
-            )
-            interval = posting_interval(
-                (e.published for e in parsed.entries), now=now, fallback=options.interval
-            )
-            source.check_interval_seconds = int(interval.total_seconds())
-            source_store.record_success(
-                session,
-                source=source,
-                now=now,
-                next_check_at=next_check_after_success(
-                    now,
-                    interval=interval,
-                    ttl_minutes=parsed.ttl_minutes,
-                    fresh_for_seconds=outcome.fresh_for_seconds,
-                    priority=options.priority(source.id) if options.priority and source.id else 1.0,
-                ),
-                etag=outcome.etag,
-                last_modified=outcome.last_modified,
-                title=parsed.title,
-                site_url=parsed.link,
-                new_url=outcome.permanent_url,
-            )
-        stats.new_items += counts.new
-        stats.updated += counts.updated
+        retry_transient(
+            lambda: _store_outcome_once(engine, snapshot, outcome, parsed, options, stats, now)
+        )
     except Exception as exc:  # a storage failure on one source never stops the batch
         stats.errors += 1
         with session_scope(engine) as session:
@@ -380,6 +365,61 @@ def _store_outcome(
                     now,
                     code="storage_error",
                 )
+
+
+def _store_outcome_once(
+    engine: Engine,
+    snapshot: SourceSnapshot,
+    outcome: Outcome,
+    parsed: FeedData | None,
+    options: RefreshOptions,
+    stats: RefreshStats,
+    now: datetime,
+) -> None:
+    """One transaction storing what a fetch brought (or the error it met)."""
+    with session_scope(engine) as session:
+        source = session.get(Source, snapshot.id)
+        if source is None:  # deleted while we fetched
+            return
+        if isinstance(outcome, IngestError):
+            _record_error(session, source, outcome, now)
+            stats.errors += 1
+            return
+        assert isinstance(outcome, FetchResult) and parsed is not None
+        identity_ids = people_store.resolve_identities(
+            session,
+            user_id=source.user_id,
+            evidence=(e.identity for e in parsed.entries),
+            now=now,
+        )
+        counts = item_store.upsert_entries(
+            session, source=source, entries=parsed.entries, identity_ids=identity_ids, now=now
+        )
+        threads.after_store(session, source=source, feed=parsed, now=now, options=options.threads)
+        interval = posting_interval(
+            (e.published for e in parsed.entries), now=now, fallback=options.interval
+        )
+        source.check_interval_seconds = int(interval.total_seconds())
+        source_store.record_success(
+            session,
+            source=source,
+            now=now,
+            next_check_at=next_check_after_success(
+                now,
+                interval=interval,
+                ttl_minutes=parsed.ttl_minutes,
+                fresh_for_seconds=outcome.fresh_for_seconds,
+                priority=options.priority(source.id) if options.priority and source.id else 1.0,
+            ),
+            etag=outcome.etag,
+            last_modified=outcome.last_modified,
+            title=parsed.title,
+            site_url=parsed.link,
+            new_url=outcome.permanent_url,
+        )
+    stats.new_items += counts.new
+    stats.updated += counts.updated
+    metrics.count_items(counts.new)
 
 
 def _store_unchanged(
@@ -421,6 +461,7 @@ def _record_error(
     gone = isinstance(error, HTTPStatusError) and error.status == 410
     # a Mastodon token that no longer works: pause (the token is kept) until fixed
     revoked = source.kind == "mastodon" and error.code == "auth_failed"
+    metrics.count_error(code or error.code)
     source_store.record_failure(
         session,
         source=source,

@@ -1,9 +1,13 @@
-"""The in-process ingest scheduler of `kith serve` on the embedded default.
+"""The scheduler: claims due sources in leased batches and hands them to the tasks.
 
-Every tick it runs :func:`app.refresh.refresh_due` in a worker thread, so the event
-loop keeps answering requests while feeds are fetched and stored, then scores what came
-in and learns from pending feedback (:func:`app.scoring.rank_all_pending`); every
-``retrain_hours`` it retrains the ranking models from scratch.
+Every tick it leases due sources in batches (:func:`app.storage.leases.claim_due`) and
+kicks one refresh task per batch, then the ranking task (new items scored, pending
+feedback learned); every ``retrain_hours`` the retrain task. On the embedded default
+(no broker) the tasks run in this process and the tick waits for them, batch after
+batch, as ``kith serve`` always did; with a broker (``kith scheduler``, or ``kith
+serve`` with ``KITH_BROKER_URL``) it only enqueues and ``kith worker`` processes run
+them. The database decides what is due: a batch whose task is lost is claimed again
+once its leases run out.
 """
 
 from __future__ import annotations
@@ -12,49 +16,108 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from app.config import Settings
-from app.db import get_engine
-from app.refresh import RefreshOptions, refresh_due
-from app.scoring import rank_all_pending, retrain_all
-from app.threads import ThreadOptions
+from app.db import get_engine, session_scope
+from app.storage import leases
+from app.tasks import RANK, RETRAIN, Tasks, make_tasks, mark_queued, refresh_options
+
+__all__ = ["enqueue_due", "refresh_options", "run_scheduler"]
 
 log = logging.getLogger("kith.scheduler")
 
-
-def refresh_options(settings: Settings) -> RefreshOptions:
-    return RefreshOptions(
-        policy=settings.fetch_policy(),
-        interval=timedelta(minutes=settings.refresh_interval_minutes),
-        concurrency=settings.fetch_concurrency,
-        per_host=settings.fetch_per_host,
-        parse_workers=settings.parse_workers,
-        parse_budget_seconds=settings.parse_budget_seconds,
-        threads=ThreadOptions(threads_per_source=settings.comment_threads_per_source),
-        mastodon_backfill=settings.mastodon_backfill,
-    )
+# in-process: a batch as large as one refresh run handles well (its pipeline fetches
+# concurrently and keeps per-host politeness itself)
+IN_PROCESS_BATCH = 500
+# with a broker: batches enqueued per tick at most (the rest wait for the next tick)
+MAX_BATCHES_PER_TICK = 200
 
 
-async def run_scheduler(settings: Settings, stop: asyncio.Event) -> None:
+async def enqueue_due(settings: Settings, tasks: Tasks) -> int:
+    """Claim every due source in batches and kick a refresh task for each; returns how
+    many sources were handed out. In-process, each batch runs before the next is
+    claimed (so leases never wait in a queue); with a broker, batches are only
+    enqueued, and per-host politeness is enforced here, across all workers, by counting
+    the leases in flight per host."""
     engine = get_engine(settings.database_url)
-    options = refresh_options(settings)
-    retrained = time.monotonic()
-    while not stop.is_set():
+    ttl = timedelta(seconds=settings.lease_seconds)
+    size = max(settings.batch_size, IN_PROCESS_BATCH) if tasks.in_process else settings.batch_size
+    per_host = 1_000_000 if tasks.in_process else max(settings.fetch_per_host, 1)
+    handed = batches = 0
+    while batches < MAX_BATCHES_PER_TICK:
+        batch = uuid.uuid4().hex
+
+        def claim(batch: str = batch) -> list[int]:
+            with session_scope(engine) as session:
+                return leases.claim_due(
+                    session,
+                    now=datetime.now(UTC),
+                    ttl=ttl,
+                    batch=batch,
+                    limit=size,
+                    per_host=per_host,
+                )
+
+        ids = await asyncio.to_thread(claim)
+        if not ids:
+            break
         try:
-            stats = await asyncio.to_thread(refresh_due, engine, options)
-            if stats.sources:
-                log.info("refresh: %s", stats.line())
-        except Exception:  # the loop must outlive any one bad run
-            log.exception("refresh run failed")
-        try:
-            if time.monotonic() - retrained >= settings.retrain_hours * 3600:
-                retrained = time.monotonic()
-                reports = await asyncio.to_thread(retrain_all, engine, now=datetime.now(UTC))
-                log.info("ranking: retrained %d models", len(reports))
-            else:
-                await asyncio.to_thread(rank_all_pending, engine, now=datetime.now(UTC))
+            task = await tasks.refresh.kiq(batch, ids)
         except Exception:
-            log.exception("ranking run failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=settings.scheduler_tick_seconds)
+            # the queue is unreachable: give the leases back, the next tick tries again
+            await asyncio.to_thread(_release_queued, settings, batch)
+            raise
+        handed += len(ids)
+        batches += 1
+        if tasks.in_process:
+            result = await task.wait_result(check_interval=0.05)
+            if result.is_err:
+                log.error("refresh batch failed: %r", result.error)
+    return handed
+
+
+def _release_queued(settings: Settings, batch: str) -> None:
+    with session_scope(get_engine(settings.database_url)) as session:
+        leases.release(session, owner=leases.QUEUED + batch)
+
+
+async def _kick_and_wait(settings: Settings, tasks: Tasks, task: Any, name: str) -> None:
+    if not await mark_queued(settings, name):
+        return  # one is queued already and has not started
+    sent = await task.kiq()
+    if tasks.in_process:
+        result = await sent.wait_result(check_interval=0.05)
+        if result.is_err:
+            log.error("%s failed: %r", sent.task_id, result.error)
+
+
+async def run_scheduler(
+    settings: Settings, stop: asyncio.Event, *, tasks: Tasks | None = None
+) -> None:
+    """Tick until ``stop`` is set: due sources, then ranking; a retrain now and then."""
+    tasks = tasks or make_tasks(settings)
+    await tasks.broker.startup()
+    retrained = time.monotonic()
+    try:
+        while not stop.is_set():
+            try:
+                handed = await enqueue_due(settings, tasks)
+                if handed:
+                    log.info("scheduler: %d sources handed out", handed)
+            except Exception:  # the loop must outlive any one bad run (or a Redis restart)
+                log.exception("scheduling refreshes failed")
+            try:
+                if time.monotonic() - retrained >= settings.retrain_hours * 3600:
+                    retrained = time.monotonic()
+                    await _kick_and_wait(settings, tasks, tasks.retrain, RETRAIN)
+                else:
+                    await _kick_and_wait(settings, tasks, tasks.rank, RANK)
+            except Exception:
+                log.exception("scheduling ranking failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.scheduler_tick_seconds)
+    finally:
+        await tasks.broker.shutdown()

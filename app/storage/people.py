@@ -37,7 +37,9 @@ def resolve_identities(
     if not wanted:
         return {}
     found = _existing(session, user_id=user_id, keys=wanted.keys())
-    missing = [ev for key, ev in wanted.items() if key not in found]
+    # in key order: writers that add overlapping identities at once then wait for each
+    # other on the unique index instead of deadlocking (scale-out workers do)
+    missing = [ev for key, ev in sorted(wanted.items()) if key not in found]
     if not missing:
         return found
     try:

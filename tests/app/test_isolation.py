@@ -142,6 +142,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/logout"): Case(PUBLIC, body=lambda c, o: {"csrf": "forged"}, ok=(303,), form=True),
     ("GET", "/"): Case(WEB, shows=True),
     ("GET", "/favicon.ico"): Case(PUBLIC, ok=(301,)),
+    ("GET", "/metrics"): Case(PUBLIC),
     ("GET", "/people"): Case(WEB, shows=True),
     ("GET", "/people/{person_id}"): Case(WEB_OWNED, shows=True),
     ("GET", "/sources"): Case(WEB, shows=True),
