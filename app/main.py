@@ -15,6 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import logs
 from app.api import (
     admin,
     digest,
@@ -89,6 +90,7 @@ class SecurityHeaders:
 def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = False) -> FastAPI:
     """Build the app; ``run_scheduler_loop`` starts in-process ingest (``kith serve``)."""
     settings = settings or get_settings()
+    logs.install()  # no feed token in the access log
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

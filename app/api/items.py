@@ -6,7 +6,8 @@ from typing import Literal
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
-from app.api.deps import CurrentUser, SessionDep
+from app.api.deps import CurrentUser, EngineDep, SessionDep
+from app.db import retry_transient, session_scope
 from app.scoring import learn
 from app.storage import items as item_store
 
@@ -29,19 +30,33 @@ class FeedbackIn(BaseModel):
 
 @router.post("/{item_id}/feedback", status_code=status.HTTP_204_NO_CONTENT)
 def create_feedback(
-    item_id: int, body: FeedbackIn, session: SessionDep, user: CurrentUser
+    item_id: int, body: FeedbackIn, engine: EngineDep, user: CurrentUser
 ) -> Response:
     """Tell Kith what you did with an item; ``hide`` takes it out of your timeline.
 
     Everything but ``seen`` is learned from at once (the next timeline request is ranked
     with it); ``seen`` impressions are batched into the next learning run."""
-    assert user.id is not None
+    user_id = user.id
+    assert user_id is not None
     now = datetime.now(UTC)
-    item_store.add_feedback(
-        session, user_id=user.id, item_id=item_id, action=body.action, rank=body.rank, now=now
-    )
-    if body.action != "seen":
-        learn(session, user_id=user.id, now=now)
+
+    def record() -> None:
+        # its own transaction, run again if it meets a transient failure: on SQLite a
+        # write that began as a read fails at once ("database is locked") when ingest
+        # committed in between (bench/load.py found it at 64 clients)
+        with session_scope(engine) as session:
+            item_store.add_feedback(
+                session,
+                user_id=user_id,
+                item_id=item_id,
+                action=body.action,
+                rank=body.rank,
+                now=now,
+            )
+            if body.action != "seen":
+                learn(session, user_id=user_id, now=now)
+
+    retry_transient(record)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

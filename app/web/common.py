@@ -65,8 +65,12 @@ def csrf_ok(request: Request, submitted: str) -> bool:
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-origin relative paths: ``/x`` yes; ``//evil``, ``/\\evil``, ``http:`` no."""
+    """Only same-origin relative paths: ``/x`` yes; ``//evil``, ``/\\evil``, ``http:`` no,
+    nor anything with a backslash, whitespace or a control character (browsers drop tabs
+    and newlines from URLs and read a backslash as ``/``: "/", tab, "/evil" is ``//evil``)."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    if "\\" in target or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return "/"
     parts = urlsplit(target)
     return "/" if parts.scheme or parts.netloc else target

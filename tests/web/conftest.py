@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,14 +100,15 @@ class LiveServer:
             return json.loads(raw) if raw else None
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """``kith serve --demo`` on a free loopback port, with its own SQLite file."""
-    work = tmp_path_factory.mktemp("kith-live")
+@contextmanager
+def start_live_server(work: Path, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """``kith serve --demo`` on a free loopback port, with its own SQLite file in
+    ``work`` (and any extra ``KITH_*`` settings)."""
     port = _free_port()
     env = os.environ | {
         "KITH_DATABASE_URL": f"sqlite:///{work / 'kith.db'}",
         "KITH_SECRET_KEY": "browser-tests-" + "x" * 32,
+        **(extra_env or {}),
     }
     kith = Path(sys.executable).parent / "kith"
     log = work / "serve.log"
@@ -142,6 +144,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A fresh demo for each test module."""
+    with start_live_server(tmp_path_factory.mktemp("kith-live")) as server:
+        yield server
 
 
 FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of 4\d\d")
