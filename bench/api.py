@@ -62,6 +62,7 @@ from app.db import get_engine, session_scope, upgrade_database
 from app.models import Feedback, Identity, Item, Person, Source
 from app.storage import items as item_store
 from app.storage import users as user_store
+from bench.cluster import wait_for_health
 from ranking.model import provisional_key
 
 PEOPLE = 1000
@@ -373,18 +374,7 @@ def serving(seeded: Seeded, work: Path, *, cpu: int | None) -> Iterator[Server]:
         if cpu is not None:
             os.sched_setaffinity(proc.pid, {cpu})
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{base}/api/v1/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not answer:\n{log.read_text()}") from None
-                time.sleep(0.2)
+        wait_for_health(base, proc, log)
         yield Server(base=base, pid=proc.pid, constant=constant)
     finally:
         proc.terminate()

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from app.db import upgrade_database
+from app.models import Source
 from bench.farm import Farm
 
 
@@ -75,18 +77,11 @@ class RedisServer:
             self.proc = None
 
 
-def seed_sources(url: str, farm: Farm) -> int:
-    """One user following every feed of the farm, all due now; returns the user id."""
-    from app.db import get_engine, session_scope
-    from app.models import Source
-    from app.storage import users as user_store
-
-    engine = get_engine(url)
+def follow(engine: sa.Engine, uid: int, urls: list[str]) -> None:
+    """``uid`` follows ``urls``, all due now (inserted directly: no fetch, no guard)."""
+    if not urls:
+        return
     now = datetime.now(UTC)
-    with session_scope(engine) as s:
-        user = user_store.create_user(s, name="farmer")
-        assert user.id is not None
-        uid = user.id
     with engine.begin() as conn:
         conn.execute(
             sa.insert(Source),
@@ -98,10 +93,44 @@ def seed_sources(url: str, farm: Farm) -> int:
                     "next_check_at": now,
                     "created_at": now,
                 }
-                for u in farm.urls
+                for u in urls
             ],
         )
+
+
+def seed_sources(url: str, farm: Farm) -> int:
+    """One user following every feed of the farm, all due now; returns the user id."""
+    from app.db import get_engine, session_scope
+    from app.storage import users as user_store
+
+    engine = get_engine(url)
+    with session_scope(engine) as s:
+        user = user_store.create_user(s, name="farmer")
+        assert user.id is not None
+        uid = user.id
+    follow(engine, uid, farm.urls)
     return uid
+
+
+def wait_for_health(
+    base: str, proc: subprocess.Popen[bytes], log: Path, *, timeout: float = 60
+) -> None:
+    """Wait until ``base``/api/v1/health answers 200; raise with the log if the process
+    exits or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited:\n{log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(f"{base}/api/v1/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the server did not answer:\n{log.read_text(errors='replace')}"
+                ) from None
+            time.sleep(0.2)
 
 
 @dataclass

@@ -42,7 +42,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -56,6 +55,7 @@ import sqlalchemy as sa
 from app.db import get_engine, session_scope, upgrade_database
 from app.models import Source
 from app.storage import users as user_store
+from bench.cluster import follow, wait_for_health
 from bench.farm import Farm
 
 LIMIT = 50
@@ -125,27 +125,6 @@ def seed(url: str, farm: Farm) -> tuple[str, list[str]]:
     return token, urls[first:]
 
 
-def follow(engine: sa.Engine, uid: int, urls: list[str]) -> None:
-    """``uid`` follows ``urls``, all due now (as ``seed_sources`` in bench/cluster.py)."""
-    if not urls:
-        return
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        conn.execute(
-            sa.insert(Source),
-            [
-                {
-                    "user_id": uid,
-                    "url": u,
-                    "kind": "comments" if "/comments/" in u else "feed",
-                    "next_check_at": now,
-                    "created_at": now,
-                }
-                for u in urls
-            ],
-        )
-
-
 def counts(engine: sa.Engine) -> tuple[int, int]:
     """Items stored, and sources checked at least once."""
     with engine.connect() as conn:
@@ -199,18 +178,7 @@ def serving(url: str, farm: Farm, work: Path) -> Iterator[Server]:
         )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{base}/api/v1/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not answer:\n{log.read_text()}") from None
-                time.sleep(0.2)
+        wait_for_health(base, proc, log)
         yield Server(base=base, pid=proc.pid, log=log)
     finally:
         proc.terminate()

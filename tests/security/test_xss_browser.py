@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.fake_mastodon import FakeMastodon
 from tests.helpers import FeedServer, Reply
 from tests.web.conftest import LiveServer, login, start_live_server
 
@@ -69,24 +70,49 @@ def _x(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def live_server(  # the demo, also allowed to fetch the hostile feed, ticking every second
-    tmp_path_factory: pytest.TempPathFactory, hostile: FeedServer
+def mastodon(hostile: FeedServer) -> Iterator[FakeMastodon]:
+    """A Mastodon account with a hostile display name, custom emoji whose image URL is
+    javascript:, and a status full of markup, shortcodes and a hostile spoiler."""
+    fake = FakeMastodon()
+    eve = fake.account("eve", display_name=NAME + " :evil:")
+    eve["emojis"] = [
+        {
+            "shortcode": "evil",
+            "url": "javascript:alert('emoji')",
+            "static_url": "javascript:alert('emoji')",
+            "visible_in_picker": True,
+        }
+    ]
+    # images point at the hostile server's real gif (a failed load is not a finding)
+    content = CONTENT.replace('src="x"', f'src="{hostile.url("/x")}"').replace(
+        "src=x", f"src={hostile.url('/x')}"
+    )
+    toot = fake.status(eve, content + "<p>Toot :evil: here</p>", spoiler=TITLE)
+    toot["emojis"] = eve["emojis"]
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(  # the demo, also allowed to fetch the hostile sources, ticking every second
+    tmp_path_factory: pytest.TempPathFactory, hostile: FeedServer, mastodon: FakeMastodon
 ) -> Iterator[LiveServer]:
     env = {
-        "KITH_ALLOWED_HOSTS": json.dumps([hostile.hostport]),
+        "KITH_ALLOWED_HOSTS": json.dumps([hostile.hostport, mastodon.host]),
         "KITH_SCHEDULER_TICK_SECONDS": "1",
     }
     with start_live_server(Path(tmp_path_factory.mktemp("kith-xss")), env) as server:
-        body = json.dumps({"url": hostile.url("/hostile.xml")}).encode()
-        server.api("POST", "/sources", body)
+        for url in (hostile.url("/hostile.xml"), f"{mastodon.base}/@eve"):
+            server.api("POST", "/sources", json.dumps({"url": url}).encode())
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             items = server.api("GET", "/timeline?limit=200")["items"]  # type: ignore[index]
-            if any("Hello" in i["title"] for i in items):
+            kinds = {i["source"]["kind"] for i in items if "Body text" in i["content"]}
+            if {"feed", "mastodon"} <= kinds or ("feed" in kinds and "mastodon" in kinds):
                 break
             time.sleep(0.3)
         else:
-            raise AssertionError("the hostile feed was never ingested")
+            raise AssertionError(f"the hostile sources were never ingested: {kinds}")
         yield server
 
 
@@ -94,15 +120,20 @@ def test_nothing_a_feed_sends_runs_in_the_reader(page: Page, live_server: LiveSe
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     login(page)
-    hostile_item = page.locator("li.item", has_text="Hello")
+    toot = page.locator("li.item", has_text="Toot")
+    expect(toot).to_have_count(1)
+    toot.locator("details.content summary").click()
+    expect(toot.locator(".body")).to_contain_text(":evil:")  # a shortcode stays text
+    hostile_item = page.locator("li.item", has_text="Hello").filter(has_not_text="Toot")
     expect(hostile_item).to_have_count(1)
     # the name is plain text since ingest (markup stripped), and shown as text
     api_item = next(
         i
         for i in live_server.api("GET", "/timeline?limit=200")["items"]  # type: ignore[index]
-        if "Hello" in i["title"]
+        if "Hello" in i["title"] and i["source"]["kind"] == "feed"
     )
-    expect(hostile_item.locator(".person")).to_have_text(api_item["person"]["name"])
+    expect(hostile_item.locator(".person")).to_contain_text('">')
+    assert "<" not in hostile_item.locator(".person").inner_html()
     expect(hostile_item.locator(".title")).to_contain_text("Hello")
     hostile_item.locator("details.content summary").click()
     hostile_item.locator("details.why summary").click()

@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from bench.cluster import wait_for_health
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("KITH_CHROMIUM", "/usr/bin/chromium")
@@ -77,6 +78,7 @@ class LiveServer:
     token: str
     log: Path
     database: Path  # the SQLite file, for checking what the pages stored
+    pid: int = 0  # the kith serve process
 
     def rows(self, sql: str, *params: object) -> list[tuple[object, ...]]:
         """Read the live server's database directly (read-only)."""
@@ -122,21 +124,12 @@ def start_live_server(work: Path, extra_env: dict[str, str] | None = None) -> It
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"kith serve exited:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{base}/api/v1/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"kith serve did not answer:\n{log.read_text()}") from None
-                time.sleep(0.2)
+        wait_for_health(base, proc, log)
         found = re.search(r"demo API token: (\S+)", log.read_text())
         assert found, log.read_text()
-        yield LiveServer(base=base, token=found.group(1), log=log, database=work / "kith.db")
+        yield LiveServer(
+            base=base, token=found.group(1), log=log, database=work / "kith.db", pid=proc.pid
+        )
     finally:
         proc.terminate()
         try:
