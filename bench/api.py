@@ -62,7 +62,7 @@ from app.db import get_engine, session_scope, upgrade_database
 from app.models import Feedback, Identity, Item, Person, Source
 from app.storage import items as item_store
 from app.storage import users as user_store
-from bench.cluster import wait_for_health
+from bench.cluster import cpu_seconds, wait_for_health
 from ranking.model import provisional_key
 
 PEOPLE = 1000
@@ -355,9 +355,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used so far."""
-        with open(f"/proc/{self.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pid)
 
 
 @contextmanager

@@ -112,6 +112,13 @@ def seed_sources(url: str, farm: Farm) -> int:
     return uid
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time process ``pid`` has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_for_health(
     base: str, proc: subprocess.Popen[bytes], log: Path, *, timeout: float = 60
 ) -> None:

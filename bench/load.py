@@ -55,7 +55,7 @@ import sqlalchemy as sa
 from app.db import get_engine, session_scope, upgrade_database
 from app.models import Source
 from app.storage import users as user_store
-from bench.cluster import follow, wait_for_health
+from bench.cluster import cpu_seconds, follow, wait_for_health
 from bench.farm import Farm
 
 LIMIT = 50
@@ -152,9 +152,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used so far."""
-        with open(f"/proc/{self.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pid)
 
 
 @contextmanager
