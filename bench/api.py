@@ -62,7 +62,7 @@ from app.db import get_engine, session_scope, upgrade_database
 from app.models import Feedback, Identity, Item, Person, Source
 from app.storage import items as item_store
 from app.storage import users as user_store
-from bench.cluster import cpu_seconds, wait_for_health
+from bench.cluster import cpu_seconds, percentile_ms, stop_process, wait_for_health
 from ranking.model import provisional_key
 
 PEOPLE = 1000
@@ -115,10 +115,7 @@ class Load:
 
     def percentile(self, q: float) -> float:
         """Nearest-rank percentile of the recorded latencies, in milliseconds."""
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+        return percentile_ms(self.latencies, q)
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,12 +372,7 @@ def serving(seeded: Seeded, work: Path, *, cpu: int | None) -> Iterator[Server]:
         wait_for_health(base, proc, log)
         yield Server(base=base, pid=proc.pid, constant=constant)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def fetch_page(base: str, token: str) -> bytes:

@@ -112,6 +112,24 @@ def seed_sources(url: str, farm: Farm) -> int:
     return uid
 
 
+def stop_process(proc: subprocess.Popen[bytes], *, timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def percentile_ms(latencies: list[float], q: float) -> float:
+    """Nearest-rank percentile of latencies in seconds, in milliseconds (NaN if none)."""
+    if not latencies:
+        return float("nan")
+    ordered = sorted(latencies)
+    return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time process ``pid`` has used so far (Linux /proc)."""
     with open(f"/proc/{pid}/stat") as f:

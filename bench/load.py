@@ -55,7 +55,7 @@ import sqlalchemy as sa
 from app.db import get_engine, session_scope, upgrade_database
 from app.models import Source
 from app.storage import users as user_store
-from bench.cluster import cpu_seconds, follow, wait_for_health
+from bench.cluster import cpu_seconds, follow, percentile_ms, stop_process, wait_for_health
 from bench.farm import Farm
 
 LIMIT = 50
@@ -88,11 +88,8 @@ class Load:
         return self.requests / self.seconds
 
     def percentile(self, q: float) -> float:
-        """Nearest-rank percentile in milliseconds (NaN with no requests)."""
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+        """Nearest-rank percentile of the recorded latencies, in milliseconds."""
+        return percentile_ms(self.latencies, q)
 
     def error(self, what: str) -> None:
         self.errors += 1
@@ -179,12 +176,7 @@ def serving(url: str, farm: Farm, work: Path) -> Iterator[Server]:
         wait_for_health(base, proc, log)
         yield Server(base=base, pid=proc.pid, log=log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=20)
 
 
 async def feeder(engine: sa.Engine, uid: int, pending: list[str], stop: asyncio.Event) -> int:

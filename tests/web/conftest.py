@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cluster import wait_for_health
+from bench.cluster import stop_process, wait_for_health
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("KITH_CHROMIUM", "/usr/bin/chromium")
@@ -131,12 +131,7 @@ def start_live_server(work: Path, extra_env: dict[str, str] | None = None) -> It
             base=base, token=found.group(1), log=log, database=work / "kith.db", pid=proc.pid
         )
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture(scope="module")
