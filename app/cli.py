@@ -94,7 +94,7 @@ def source_add(
     """Subscribe a user to a source; a refused URL exits non-zero with the error code."""
     import asyncio
 
-    from app.subscriptions import add_source, default_kind, discover
+    from app.jobs.subscriptions import add_source, default_kind, discover
 
     settings = _settings()
     if kind not in (None, "feed", "comments", "mastodon"):
@@ -129,7 +129,7 @@ def import_opml_cmd(
     user: Annotated[str, typer.Option("--user")],
 ) -> None:
     """Subscribe a user to every feed in an OPML file."""
-    from app.subscriptions import import_opml
+    from app.jobs.subscriptions import import_opml
 
     settings = _settings()
     upgrade_database(settings.database_url)
@@ -154,7 +154,7 @@ def import_opml_cmd(
 @cli.command("export-opml")
 def export_opml_cmd(user: Annotated[str, typer.Option("--user")]) -> None:
     """Print a user's sources as OPML."""
-    from app.subscriptions import export_opml
+    from app.jobs.subscriptions import export_opml
 
     settings = _settings()
     with session_scope(get_engine(settings.database_url)) as session:
@@ -172,9 +172,9 @@ def ingest_cmd(
     """Refresh due sources; prints sources=N new_items=N updated=N errors=N seconds=S."""
     import asyncio
 
-    from app.refresh import refresh_due
-    from app.scheduler import refresh_options, run_scheduler
-    from app.scoring import rank_all_pending
+    from app.jobs.refresh import refresh_due
+    from app.jobs.scheduler import refresh_options, run_scheduler
+    from app.jobs.scoring import rank_all_pending
 
     settings = _settings()
     upgrade_database(settings.database_url)
@@ -226,9 +226,9 @@ def serve(
     upgrade_database(settings.database_url)
     if demo:
         from app.demo import DemoServer, seed_demo, seed_demo_contacts
-        from app.refresh import refresh_due
-        from app.scheduler import refresh_options
-        from app.scoring import rank_all_pending
+        from app.jobs.refresh import refresh_due
+        from app.jobs.scheduler import refresh_options
+        from app.jobs.scoring import rank_all_pending
 
         server = DemoServer().start()
         settings = settings.model_copy(
@@ -262,7 +262,7 @@ def train(
     """Retrain the ranking models now from all feedback, and rescore the timelines."""
     import time
 
-    from app.scoring import retrain_all
+    from app.jobs.scoring import retrain_all
 
     settings = _settings()
     upgrade_database(settings.database_url)
@@ -291,7 +291,7 @@ def worker(
     import asyncio
     import os
 
-    from app.worker import run_worker
+    from app.jobs.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = _settings()
@@ -314,7 +314,7 @@ def scheduler_cmd() -> None:
     import asyncio
     import signal
 
-    from app.scheduler import run_scheduler
+    from app.jobs.scheduler import run_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = _settings()

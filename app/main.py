@@ -30,8 +30,8 @@ from app.api import (
 )
 from app.api.errors import install_error_handlers
 from app.config import Settings, get_settings
+from app.jobs.scheduler import run_scheduler
 from app.ratelimit import RateLimiter
-from app.scheduler import run_scheduler
 from app.web import people as web_people
 from app.web import reach as web_reach
 from app.web import routes as web_routes

@@ -294,10 +294,36 @@ class Interaction(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(sa_column=_fk("user_account.id"))
     person_id: int = Field(sa_column=_fk("person.id"))
-    direction: str = Field(max_length=3)  # in | out
-    kind: str = Field(max_length=20)  # reply | mention | favourite | boost | comment ...
+    direction: str = Field(max_length=4)  # in | out | both (both: logged by the user only)
+    # seen by Kith: reply | mention | favourite | boost | comment ...; logged by the user
+    # (the contact log): call | meeting | message | email | letter | other
+    kind: str = Field(max_length=20)
     at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     item_id: int | None = Field(
         default=None, sa_column=_fk("item.id", nullable=True, ondelete="SET NULL")
     )
     external_id: str | None = Field(default=None, max_length=500)
+    # the contact log: contact Kith cannot see, recorded by the user (editable, deletable)
+    logged: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    note: str | None = Field(default=None, max_length=500)
+
+
+class PersonDate(SQLModel, table=True):
+    """A date to remember about a person (birthday, anniversary, custom), recurring
+    yearly; the year is optional (a birthday without the year of birth)."""
+
+    __tablename__ = "person_date"
+    __table_args__ = (
+        sa.UniqueConstraint("person_id", "kind", "label", name="uq_person_date_kind_label"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("user_account.id"))
+    person_id: int = Field(sa_column=_fk("person.id"))
+    kind: str = Field(max_length=20)  # birthday | anniversary | custom
+    label: str = Field(default="", max_length=100)  # custom dates: what it is
+    month: int
+    day: int
+    year: int | None = Field(default=None)
+    remind_days: int = Field(default=7, sa_column_kwargs={"server_default": "7"})
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from app.config import Settings
 from app.db import get_engine, session_scope, upgrade_database
-from app.refresh import RefreshOptions, refresh_due
+from app.jobs.refresh import RefreshOptions, refresh_due
 from app.storage import sources as source_store
 from app.storage import users as user_store
 from tests.fake_mastodon import FakeMastodon

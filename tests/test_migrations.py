@@ -23,6 +23,7 @@ EXPECTED_TABLES = {
     "ranking_model",
     "item_tombstone",
     "merge_rejection",
+    "person_date",
     "alembic_version",
 }
 

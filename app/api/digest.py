@@ -8,8 +8,8 @@ from fastapi.responses import HTMLResponse
 
 from app.api.deps import CurrentUser, SessionDep
 from app.api.schemas import TimelineItem
-from app.digest import atom_feed, build_digest
 from app.errors import NotFound
+from app.jobs.digest import atom_feed, build_digest
 from app.storage.items import read_timeline
 from app.storage.users import user_for_token
 from app.web.common import TEMPLATES

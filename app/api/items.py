@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from app.api.deps import CurrentUser, EngineDep, SessionDep
 from app.db import retry_transient, session_scope
-from app.scoring import learn
+from app.jobs.scoring import learn
 from app.storage import items as item_store
 
 router = APIRouter(prefix="/items", tags=["items"])

@@ -23,9 +23,9 @@ from app.api.schemas import (
     Weight,
     WeightUpdate,
 )
+from app.jobs.people_links import read_links
+from app.jobs.scoring import person_weights, rescore_people
 from app.models import Person
-from app.people_links import read_links
-from app.scoring import person_weights, rescore_people
 from app.storage import people as people_store
 from app.storage.items import read_timeline
 from ranking.identity import suggest_merges

@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.jobs.scoring import explain
 from app.models import Source
-from app.scoring import explain
 from app.storage.items import TimelineRow
 
 

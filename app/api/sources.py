@@ -16,8 +16,8 @@ from app.api.schemas import (
     SourceUpdate,
 )
 from app.errors import InvalidInput
+from app.jobs.subscriptions import add_source, default_kind, discover, export_opml, import_opml
 from app.storage import sources as source_store
-from app.subscriptions import add_source, default_kind, discover, export_opml, import_opml
 
 router = APIRouter(prefix="/sources", tags=["sources"])
 

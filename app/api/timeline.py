@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import CredentialsDep, EngineDep, api_user_id
 from app.api.schemas import TimelinePage
 from app.db import session_scope
-from app.scoring import explain_stored
+from app.jobs.scoring import explain_stored
 from app.storage.items import TimelineEntry, TimelineQuery, read_timeline_entries
 
 router = APIRouter(prefix="/timeline", tags=["timeline"])

@@ -22,10 +22,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from app.db import session_scope
+from app.jobs.subscriptions import add_source
 from app.models import Person, Source
 from app.storage import people as people_store
 from app.storage import users as user_store
-from app.subscriptions import add_source
 from ingest.guard import GuardPolicy
 
 DATA_DIR = Path(__file__).resolve().parent / "data"

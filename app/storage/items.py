@@ -402,7 +402,7 @@ def read_timeline(
     order: str = "rank",
 ) -> tuple[list[TimelineRow], str | None]:
     """Best first: a range read of the ``ix_item_user_rank`` index on the stored rank key
-    (:mod:`app.scoring` keeps it), keyset-paged on ``(rank_key, id)``; ``order="newest"``
+    (:mod:`app.jobs.scoring` keeps it), keyset-paged on ``(rank_key, id)``; ``order="newest"``
     pages on ``(published, id)`` instead. Muted people and hidden items are left out.
     Whole ORM rows, for the reader, the digest and the Atom feed; the API's page reads
     :func:`read_timeline_entries`."""
@@ -440,7 +440,7 @@ FEEDBACK_ACTIONS = ("seen", "open", "like", "reply", "hide", "more", "less")
 def add_feedback(
     session: Session, *, user_id: int, item_id: int, action: str, rank: int | None, now: datetime
 ) -> Feedback:
-    """Record what the user did with an item (:mod:`app.scoring` learns from these)."""
+    """Record what the user did with an item (:mod:`app.jobs.scoring` learns from these)."""
     item = session.get(Item, item_id)
     if item is None or item.user_id != user_id:
         raise NotFound(f"no item {item_id}")

@@ -1,6 +1,6 @@
 """The Reach out page (valued people you are drifting away from, with their recent posts
 as openers) and the digest in the reader. Both read through the same functions as the API
-(:func:`app.api.people.read_drifting`, :func:`app.digest.build_digest`); the page's script
+(:func:`app.api.people.read_drifting`, :func:`app.jobs.digest.build_digest`); the page's script
 (static/reach.js) snoozes and dismisses through the API."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from app.api.deps import SessionDep
 from app.api.people import read_drifting
 from app.api.schemas import DriftOut, TimelineItem
-from app.digest import build_digest
+from app.jobs.digest import build_digest
 from app.web.common import WebUser, page
 from ingest.sanitize import plain_text
 

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.api.deps import LimiterDep, SessionDep
 from app.errors import RateLimited
-from app.scoring import explain
+from app.jobs.scoring import explain
 from app.storage.items import TimelineRow, read_timeline
 from app.storage.users import authenticate
 from app.web.common import (

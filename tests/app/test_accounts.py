@@ -9,9 +9,9 @@ from sqlmodel import select
 
 from app.config import Settings
 from app.db import get_engine, session_scope
+from app.jobs.refresh import RefreshOptions, refresh_due
 from app.main import create_app
 from app.models import ApiToken, User
-from app.refresh import RefreshOptions, refresh_due
 from tests.app.conftest import ApiUser, add_user
 from tests.app.test_web import csrf_of
 from tests.helpers import FeedServer, Reply

@@ -12,8 +12,8 @@ from sqlmodel import select
 from app.api.schemas import TimelineItem, TimelinePage
 from app.config import Settings
 from app.db import get_engine, session_scope
+from app.jobs.refresh import RefreshOptions, refresh_due
 from app.models import Item, Person
-from app.refresh import RefreshOptions, refresh_due
 from app.storage.items import read_timeline
 from tests.app.conftest import ApiUser
 from tests.helpers import FeedServer, Reply, rss

@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.db import get_engine
 from app.demo import DemoServer, seed_demo, seed_demo_contacts
+from app.jobs.refresh import RefreshOptions, refresh_due
 from app.main import create_app
-from app.refresh import RefreshOptions, refresh_due
 
 
 def test_demo_ingests_posts_and_the_comment_thread(db_url: str) -> None:

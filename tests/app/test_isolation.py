@@ -27,8 +27,8 @@ from starlette.routing import Mount
 
 from app.config import Settings
 from app.db import get_engine, session_scope
+from app.jobs.refresh import RefreshOptions, refresh_due
 from app.models import User
-from app.refresh import RefreshOptions, refresh_due
 from app.storage import users as user_store
 from tests.app.conftest import ApiUser, add_user
 from tests.helpers import FeedServer, Reply

@@ -13,11 +13,11 @@ from sqlmodel import Session, select
 
 from app.config import Settings
 from app.db import get_engine, session_scope
+from app.jobs.scheduler import enqueue_due
+from app.jobs.tasks import make_tasks
 from app.models import Item, Source
-from app.scheduler import enqueue_due
 from app.storage import leases
 from app.storage import users as user_store
-from app.tasks import make_tasks
 from tests.helpers import FeedServer, Reply, rss
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

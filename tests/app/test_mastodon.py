@@ -11,8 +11,8 @@ from sqlmodel import select
 
 from app.config import Settings
 from app.db import get_engine, session_scope
+from app.jobs.refresh import RefreshOptions, RefreshStats, refresh_due
 from app.models import Interaction, Item, Person, Source
-from app.refresh import RefreshOptions, RefreshStats, refresh_due
 from tests.app.conftest import ApiUser, add_user
 from tests.fake_mastodon import TOKEN, FakeMastodon
 from tests.helpers import FeedServer, Reply

@@ -23,9 +23,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from app import metrics
 from app.config import Settings
 from app.db import get_engine, session_scope
+from app.jobs.refresh import RefreshOptions, refresh_due
 from app.main import create_app
 from app.models import Source
-from app.refresh import RefreshOptions, refresh_due
 from app.storage import sources as source_store
 from app.storage import users as user_store
 from tests.fake_mastodon import FakeMastodon

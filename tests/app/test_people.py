@@ -10,8 +10,8 @@ from sqlmodel import func, select
 
 from app.config import Settings
 from app.db import get_engine, session_scope
+from app.jobs.refresh import RefreshOptions, refresh_due
 from app.models import Feedback, Identity, Interaction, Item, Person
-from app.refresh import RefreshOptions, refresh_due
 from tests.app.conftest import ApiUser
 from tests.helpers import FeedServer, Reply
 

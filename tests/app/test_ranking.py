@@ -14,10 +14,10 @@ from sqlmodel import select
 from app.config import Settings
 from app.db import get_engine, session_scope
 from app.demo import DemoServer, seed_demo, seed_demo_contacts
+from app.jobs.refresh import RefreshOptions, refresh_due
+from app.jobs.scoring import learn, load_ranker, rank_all_pending, rescore
 from app.main import create_app
 from app.models import Feedback, Item, RankingModel
-from app.refresh import RefreshOptions, refresh_due
-from app.scoring import learn, load_ranker, rank_all_pending, rescore
 from app.storage.items import add_feedback, read_timeline
 from ranking.persist import SCHEMA_VERSION
 from tests.app.conftest import ApiUser

@@ -13,8 +13,8 @@ from sqlmodel import func, select
 
 from app.config import Settings
 from app.db import get_engine, session_scope
+from app.jobs.refresh import RefreshOptions, refresh_due
 from app.models import Item, Source
-from app.refresh import RefreshOptions, refresh_due
 from app.storage import sources as source_store
 from app.storage import users as user_store
 from tests.helpers import FeedServer, Reply, rss

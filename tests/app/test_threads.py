@@ -10,9 +10,9 @@ from sqlmodel import select
 
 from app.config import Settings
 from app.db import get_engine, session_scope
+from app.jobs.refresh import RefreshOptions, refresh_due
+from app.jobs.threads import Candidate, choose_threads, thread_is_quiet
 from app.models import Interaction, Person, Source
-from app.refresh import RefreshOptions, refresh_due
-from app.threads import Candidate, choose_threads, thread_is_quiet
 from tests.app.conftest import ApiUser
 from tests.helpers import FeedServer, Reply
 
@@ -174,7 +174,7 @@ def test_no_threads_followed_when_the_setting_is_zero(
         200, blog("A", "https://alice.example", [("p", "A", feed_server.url("/c"))])
     )
     client.post("/api/v1/sources", headers=alice.auth, json={"url": feed_server.url("/alice")})
-    from app.threads import ThreadOptions
+    from app.jobs.threads import ThreadOptions
 
     refresh_due(
         get_engine(settings.database_url),

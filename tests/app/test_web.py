@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.db import get_engine, session_scope
+from app.jobs.refresh import RefreshOptions, refresh_due
 from app.models import User
-from app.refresh import RefreshOptions, refresh_due
 from app.web.routes import safe_next
 from tests.app.conftest import ApiUser
 from tests.helpers import FeedServer, Reply, rss

@@ -11,8 +11,8 @@ from sqlmodel import select
 
 from app.config import Settings
 from app.db import get_engine, session_scope
+from app.jobs.refresh import RefreshOptions, refresh_due
 from app.models import Source
-from app.refresh import RefreshOptions, refresh_due
 from tests.app.conftest import ApiUser
 from tests.helpers import FeedServer, Reply
 

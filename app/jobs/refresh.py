@@ -23,13 +23,14 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app import metrics, threads
+from app import metrics
 from app.db import retry_transient, session_scope
+from app.jobs import threads
+from app.jobs.threads import ThreadOptions
 from app.models import Source
 from app.storage import items as item_store
 from app.storage import people as people_store
 from app.storage import sources as source_store
-from app.threads import ThreadOptions
 from ingest import mastodon
 from ingest.errors import HTTPStatusError, IngestError
 from ingest.fetch import FetchPolicy, fetch, make_client

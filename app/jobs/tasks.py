@@ -23,10 +23,10 @@ from taskiq import AsyncBroker, InMemoryBroker
 
 from app.config import Settings
 from app.db import get_engine, session_scope
-from app.refresh import RefreshOptions, refresh_due
-from app.scoring import rank_all_pending, retrain_all
+from app.jobs.refresh import RefreshOptions, refresh_due
+from app.jobs.scoring import rank_all_pending, retrain_all
+from app.jobs.threads import ThreadOptions
 from app.storage import leases
-from app.threads import ThreadOptions
 
 log = logging.getLogger("kith.tasks")
 

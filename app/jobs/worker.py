@@ -17,8 +17,8 @@ from taskiq.api import run_receiver_task
 
 from app.config import Settings
 from app.db import get_engine, session_scope
+from app.jobs.tasks import make_tasks, worker_id
 from app.storage import leases
-from app.tasks import make_tasks, worker_id
 
 log = logging.getLogger("kith.worker")
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from app.config import Settings
 from app.db import get_engine, session_scope
+from app.jobs.tasks import RANK, RETRAIN, Tasks, make_tasks, mark_queued, refresh_options
 from app.storage import leases
-from app.tasks import RANK, RETRAIN, Tasks, make_tasks, mark_queued, refresh_options
 
 __all__ = ["enqueue_due", "refresh_options", "run_scheduler"]
 

@@ -1,0 +1,103 @@
+"""The contact log and dates to remember, per person. Logged contact is an
+:class:`~app.models.Interaction` with ``logged`` set, so everything that counts contact
+(drifting, the contact history, the ranking prior) counts it too."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from app.errors import InvalidInput, NotFound
+from app.models import Interaction, PersonDate
+from app.storage.people import get_person
+
+CONTACT_KINDS = ("call", "meeting", "message", "email", "letter", "other")
+DIRECTIONS = ("out", "in", "both")  # out: you reached them; in: they reached you
+DATE_KINDS = ("birthday", "anniversary", "custom")
+NOTE_CHARS = 500
+
+
+def check_contact(
+    *, kind: str, direction: str, at: datetime, note: str | None, now: datetime
+) -> None:
+    """Raise InvalidInput unless this is a contact the log can keep."""
+    if kind not in CONTACT_KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(CONTACT_KINDS)}")
+    if direction not in DIRECTIONS:
+        raise InvalidInput(f"direction must be one of {', '.join(DIRECTIONS)}")
+    if at.tzinfo is None:
+        raise InvalidInput("the date needs a time zone (or leave it out for now)")
+    if at > now:
+        raise InvalidInput("a contact cannot be in the future")
+    if note is not None and len(note) > NOTE_CHARS:
+        raise InvalidInput(f"the note is longer than {NOTE_CHARS} characters")
+
+
+def log_contact(
+    session: Session,
+    *,
+    user_id: int,
+    person_id: int,
+    kind: str,
+    direction: str,
+    at: datetime,
+    note: str | None,
+    now: datetime,
+) -> Interaction:
+    """Record contact Kith cannot see (a call, a coffee, a letter)."""
+    get_person(session, user_id=user_id, person_id=person_id)
+    check_contact(kind=kind, direction=direction, at=at, note=note, now=now)
+    row = Interaction(
+        user_id=user_id,
+        person_id=person_id,
+        kind=kind,
+        direction=direction,
+        at=at,
+        logged=True,
+        note=(note or "").strip() or None,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_contact(session: Session, *, user_id: int, person_id: int, contact_id: int) -> Interaction:
+    row = session.get(Interaction, contact_id)
+    if row is None or row.user_id != user_id or row.person_id != person_id:
+        raise NotFound(f"person {person_id} has no contact {contact_id}")
+    return row
+
+
+def list_contacts(
+    session: Session, *, user_id: int, person_id: int, limit: int, before_id: int | None = None
+) -> list[Interaction]:
+    """A person's contact, logged and seen, newest first (keyset on ``(at, id)`` by id)."""
+    get_person(session, user_id=user_id, person_id=person_id)
+    query = select(Interaction).where(
+        Interaction.user_id == user_id, Interaction.person_id == person_id
+    )
+    if before_id is not None:
+        query = query.where(col(Interaction.id) < before_id)
+    return list(session.exec(query.order_by(col(Interaction.id).desc()).limit(limit)).all())
+
+
+def delete_contact(session: Session, *, user_id: int, person_id: int, contact_id: int) -> None:
+    """Delete a logged contact; contact Kith saw (a comment, a reply) is not the log's."""
+    row = get_contact(session, user_id=user_id, person_id=person_id, contact_id=contact_id)
+    if not row.logged:
+        raise InvalidInput("only contact you logged can be deleted; this one Kith saw")
+    session.delete(row)
+    session.flush()
+
+
+# --- dates ---------------------------------------------------------------------------
+
+
+def dates_of(
+    session: Session, *, user_id: int, person_ids: list[int] | None = None
+) -> list[PersonDate]:
+    query = select(PersonDate).where(PersonDate.user_id == user_id)
+    if person_ids is not None:
+        query = query.where(col(PersonDate.person_id).in_(person_ids))
+    return list(session.exec(query.order_by(col(PersonDate.month), col(PersonDate.day))).all())
