@@ -7,9 +7,9 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from app.api.deps import CurrentUser, SessionDep
-from app.api.schemas import TimelineItem
 from app.errors import NotFound
 from app.jobs.digest import atom_feed, build_digest
+from app.schemas import TimelineItem
 from app.storage.items import read_timeline
 from app.storage.users import user_for_token
 from app.web.common import TEMPLATES

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from app.api.deps import SessionDep
-from app.api.schemas import Health
+from app.schemas import Health
 
 router = APIRouter(prefix="/health", tags=["health"])
 

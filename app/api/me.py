@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request, Response
 
 from app.api.deps import CurrentUser, SessionDep
-from app.api.schemas import IdentityOut, SelfIdentities, SelfIdentitiesOut
+from app.schemas import IdentityOut, SelfIdentities, SelfIdentitiesOut
 from app.storage import people as people_store
 from app.storage import users as user_store
 

@@ -7,7 +7,11 @@ from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
 from app.api.deps import CurrentUser, SessionDep, SettingsDep
-from app.api.schemas import (
+from app.jobs.people_links import read_links
+from app.jobs.scoring import rescore_people
+from app.models import Person
+from app.people.cards import merge_suggestions, people_out, saved
+from app.schemas import (
     DriftOut,
     DriftPage,
     MergeRequest,
@@ -17,67 +21,16 @@ from app.api.schemas import (
     PersonUpdate,
     SnoozeRequest,
     SplitRequest,
-    SuggestionOut,
     SuggestionPage,
     TimelineItem,
     Weight,
     WeightUpdate,
 )
-from app.jobs.people_links import read_links
-from app.jobs.scoring import person_weights, rescore_people
-from app.models import Person
 from app.storage import people as people_store
 from app.storage.items import read_timeline
-from ranking.identity import suggest_merges
 from ranking.relationships import contacts_by_kind, drifting
 
 router = APIRouter(prefix="/people", tags=["people"])
-
-
-def people_out(session: Session, people: list[Person]) -> list[PersonOut]:
-    ids = [p.id for p in people if p.id is not None]
-    identities = people_store.identities_by_person(session, person_ids=ids)
-    activity = people_store.activity_by_person(session, person_ids=ids)
-    user_ids = {p.user_id for p in people}
-    weights = (
-        person_weights(session, user_id=user_ids.pop(), people=people, now=datetime.now(UTC))
-        if len(user_ids) == 1
-        else {}
-    )
-    out = []
-    for p in people:
-        assert p.id is not None
-        count, last = activity.get(p.id, (0, None))
-        out.append(
-            PersonOut(
-                id=p.id,
-                name=p.name,
-                identities=[
-                    {"id": i.id, "kind": i.kind, "value": i.value} for i in identities.get(p.id, [])
-                ],
-                weight=Weight.model_validate(
-                    {
-                        **weights.get(p.id, {}),
-                        "manual": p.manual_weight,
-                        "pinned": p.pinned,
-                        "muted": p.muted,
-                    }
-                    | ({"effective": None} if p.muted else {})
-                ),
-                relationships=list(p.relationships or []),
-                cadence_days=p.cadence_days,
-                item_count=count,
-                last_activity=last,
-            )
-        )
-    return out
-
-
-def saved(session: Session, person: Person) -> PersonOut:
-    """Write an edited person and answer with it."""
-    session.add(person)
-    session.flush()
-    return people_out(session, [person])[0]
 
 
 @router.get("", response_model=PeoplePage)
@@ -155,25 +108,7 @@ async def read_people_links(
 def read_suggestions(session: SessionDep, user: CurrentUser) -> SuggestionPage:
     """People who may be one person (weak evidence), with a confidence and the reasons."""
     assert user.id is not None
-    found = suggest_merges(
-        people_store.person_sketches(session, user_id=user.id),
-        rejected=people_store.rejected_pairs(session, user_id=user.id),
-    )
-    ids = sorted({s.a for s in found} | {s.b for s in found})
-    people = {
-        p.id: p
-        for p in people_out(
-            session, [people_store.get_person(session, user_id=user.id, person_id=i) for i in ids]
-        )
-    }
-    return SuggestionPage(
-        items=[
-            SuggestionOut(
-                people=[people[s.a], people[s.b]], confidence=s.confidence, reasons=list(s.reasons)
-            )
-            for s in found
-        ]
-    )
+    return merge_suggestions(session, user_id=user.id)
 
 
 @router.post("/suggestions/accept", response_model=PersonOut)

@@ -6,7 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.api.deps import CurrentUser, SessionDep, SettingsDep
-from app.api.schemas import (
+from app.errors import InvalidInput
+from app.jobs.subscriptions import add_source, default_kind, discover, export_opml, import_opml
+from app.schemas import (
     DiscoveredOut,
     DiscoverRequest,
     DiscoverResult,
@@ -15,8 +17,6 @@ from app.api.schemas import (
     SourcePage,
     SourceUpdate,
 )
-from app.errors import InvalidInput
-from app.jobs.subscriptions import add_source, default_kind, discover, export_opml, import_opml
 from app.storage import sources as source_store
 
 router = APIRouter(prefix="/sources", tags=["sources"])

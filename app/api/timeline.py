@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import CredentialsDep, EngineDep, api_user_id
-from app.api.schemas import TimelinePage
 from app.db import session_scope
 from app.jobs.scoring import explain_stored
+from app.schemas import TimelinePage
 from app.storage.items import TimelineEntry, TimelineQuery, read_timeline_entries
 
 router = APIRouter(prefix="/timeline", tags=["timeline"])
@@ -58,7 +58,7 @@ def _json_list(stored: str | None) -> orjson.Fragment:
 
 
 def _entry(e: TimelineEntry, *, now: datetime) -> dict[str, object]:
-    """One item in the shape of :class:`app.api.schemas.TimelineItem`."""
+    """One item in the shape of :class:`app.schemas.TimelineItem`."""
     score, why = explain_stored(
         e.rank_key,
         orjson.loads(e.why) if e.why else None,

@@ -1,6 +1,6 @@
 """Web reader pages: the people behind your sources, and one person.
 
-The pages read through the API's own helpers (:func:`app.api.people.people_out`, the
+The pages read through the helpers the API uses too (:func:`app.people.cards.people_out`, the
 merge suggestions, the timeline read); their script (``/static/people.js``) changes
 weights and accepts or rejects suggestions by calling the API routes themselves."""
 
@@ -16,10 +16,10 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from app.api.deps import SessionDep
-from app.api.people import people_out, read_suggestions
-from app.api.schemas import PersonOut
 from app.errors import NotFound
 from app.models import Person, User
+from app.people.cards import merge_suggestions, people_out
+from app.schemas import PersonOut
 from app.storage import people as people_store
 from app.storage.items import TimelineRow, read_timeline
 from app.web.common import WebUser, page
@@ -165,7 +165,7 @@ def people_page(request: Request, session: SessionDep, user: WebUser) -> Respons
     suggestions on top."""
     assert user.id is not None
     people = sorted(all_people(session, user.id), key=sort_key)
-    suggestions = read_suggestions(session, user).items
+    suggestions = merge_suggestions(session, user_id=user.id).items
     return page(
         request,
         "people.html",

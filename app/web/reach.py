@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.api.deps import SessionDep
 from app.api.people import read_drifting
-from app.api.schemas import DriftOut, TimelineItem
 from app.jobs.digest import build_digest
+from app.schemas import DriftOut, TimelineItem
 from app.web.common import WebUser, page
 from ingest.sanitize import plain_text
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.api.deps import SessionDep
-from app.api.schemas import SourceOut
+from app.schemas import SourceOut
 from app.storage import sources as source_store
 from app.web.common import WebUser, ago, page
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from app.api.schemas import TimelineItem, TimelinePage
+from app.schemas import TimelineItem, TimelinePage
 from app.config import Settings
 from app.db import get_engine, session_scope
 from app.jobs.refresh import RefreshOptions, refresh_due
