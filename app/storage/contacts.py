@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
@@ -101,3 +101,56 @@ def dates_of(
     if person_ids is not None:
         query = query.where(col(PersonDate.person_id).in_(person_ids))
     return list(session.exec(query.order_by(col(PersonDate.month), col(PersonDate.day))).all())
+
+
+def check_date(*, kind: str, label: str, month: int, day: int, year: int | None) -> None:
+    """Raise InvalidInput unless this is a date the calendar has (29 February only
+    without a year or in a leap year)."""
+    if kind not in DATE_KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(DATE_KINDS)}")
+    if kind == "custom" and not label.strip():
+        raise InvalidInput("a custom date needs a label (what it is)")
+    if len(label) > 100:
+        raise InvalidInput("the label is longer than 100 characters")
+    if year is not None and not 1 <= year <= 9999:
+        raise InvalidInput("the year is out of range")
+    try:
+        date(year if year is not None else 2000, month, day)  # 2000 is a leap year
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"{month}-{day} is not a date") from exc
+
+
+def set_date(
+    session: Session,
+    *,
+    user_id: int,
+    person_id: int,
+    kind: str,
+    month: int,
+    day: int,
+    year: int | None = None,
+    label: str = "",
+    remind_days: int | None = None,
+) -> PersonDate:
+    """Add a date, or update the one of the same kind and label (a person has one
+    birthday): re-importing a contact never duplicates its dates."""
+    get_person(session, user_id=user_id, person_id=person_id)
+    label = label.strip() if kind == "custom" else ""
+    check_date(kind=kind, label=label, month=month, day=day, year=year)
+    if remind_days is not None and not 0 <= remind_days <= 60:
+        raise InvalidInput("remind_days must be between 0 and 60")
+    row = session.exec(
+        select(PersonDate).where(
+            PersonDate.person_id == person_id, PersonDate.kind == kind, PersonDate.label == label
+        )
+    ).first()
+    if row is None:
+        row = PersonDate(
+            user_id=user_id, person_id=person_id, kind=kind, label=label, month=month, day=day
+        )
+    row.month, row.day, row.year = month, day, year
+    if remind_days is not None:
+        row.remind_days = remind_days
+    session.add(row)
+    session.flush()
+    return row
