@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import logs
 from app.api import (
     admin,
+    contacts,
     digest,
     health,
     items,
@@ -132,6 +133,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
     app.include_router(sources.router, prefix=api_prefix)
     app.include_router(items.router, prefix=api_prefix)
     app.include_router(me.router, prefix=api_prefix)
+    # before people: /people/upcoming must not be taken for /people/{person_id}
+    app.include_router(contacts.router, prefix=api_prefix)
     app.include_router(people.router, prefix=api_prefix)
     app.include_router(digest.router, prefix=api_prefix)
     app.include_router(tokens.router, prefix=api_prefix)

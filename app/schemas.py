@@ -4,6 +4,7 @@ never renamed."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from datetime import date as CalendarDate
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -285,3 +286,107 @@ class SuggestionPage(BaseModel):
 class PairRequest(BaseModel):
     a: int
     b: int
+
+
+# --- the contact log and dates (app.api.contacts) -------------------------------------
+
+CONTACT_KIND = Literal["call", "meeting", "message", "email", "letter", "other"]
+DIRECTION = Literal["out", "in", "both"]
+
+
+class ContactCreate(BaseModel):
+    """Contact Kith cannot see: a call, a coffee, a letter."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"kind": "call", "direction": "out", "note": "Caught up about the move"},
+                {"kind": "meeting", "direction": "both", "at": "2026-11-20T18:00:00Z"},
+            ]
+        }
+    }
+
+    kind: CONTACT_KIND
+    direction: DIRECTION = Field(
+        "out", description="out: you reached them; in: they reached you; both"
+    )
+    at: datetime | None = Field(None, description="When (default now); never in the future")
+    note: str | None = Field(None, max_length=500, description="A short plain-text note")
+
+
+class ContactUpdate(BaseModel):
+    kind: CONTACT_KIND | None = None
+    direction: DIRECTION | None = None
+    at: datetime | None = None
+    note: str | None = Field(None, max_length=500)
+
+
+class ContactOut(BaseModel):
+    id: int
+    person_id: int
+    kind: str
+    direction: str
+    at: datetime
+    note: str | None
+    logged: bool = Field(description="true: you logged it; false: Kith saw it (a reply ...)")
+    item_id: int | None
+
+
+class ContactPage(BaseModel):
+    items: list[ContactOut]
+    next_cursor: str | None
+
+
+DATE_KIND = Literal["birthday", "anniversary", "custom"]
+
+
+class DateCreate(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"kind": "birthday", "month": 3, "day": 14},
+                {"kind": "custom", "label": "Moved to Lisbon", "month": 9, "day": 1, "year": 2021},
+            ]
+        }
+    }
+
+    kind: DATE_KIND
+    label: str = Field("", max_length=100, description="What it is (custom dates)")
+    month: int = Field(ge=1, le=12)
+    day: int = Field(ge=1, le=31)
+    year: int | None = Field(None, ge=1, le=9999, description="Optional; recurs yearly")
+    remind_days: int = Field(7, ge=0, le=60, description="Remind this many days before")
+
+
+class DateUpdate(BaseModel):
+    label: str | None = Field(None, max_length=100)
+    month: int | None = Field(None, ge=1, le=12)
+    day: int | None = Field(None, ge=1, le=31)
+    year: int | None = Field(None, ge=1, le=9999)
+    remind_days: int | None = Field(None, ge=0, le=60)
+
+
+class DateOut(BaseModel):
+    id: int
+    person_id: int
+    kind: str
+    label: str
+    month: int
+    day: int
+    year: int | None
+    remind_days: int
+    next: CalendarDate | None = Field(None, description="When it next comes round")
+    days_until: int | None = None
+
+
+class UpcomingOut(BaseModel):
+    person: PersonRef
+    date: DateOut
+    on: CalendarDate
+    days_until: int
+    years: int | None
+    text: str
+
+
+class UpcomingPage(BaseModel):
+    items: list[UpcomingOut]

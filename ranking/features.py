@@ -16,7 +16,10 @@ from ranking.types import CLOSE_RELATIONSHIPS, ItemInfo, PersonInfo
 
 DAY = 86400.0
 CONTACT_HALF_LIFE_DAYS = 90.0
-CONTACT_WEIGHTS = {"reply": 2.0, "comment": 2.0, "mention": 1.5, "favourite": 0.5, "boost": 1.0}
+# contact Kith sees, then contact the user logs (a meeting counts more than a reply)
+CONTACT_WEIGHTS = {"reply": 2.0, "comment": 2.0, "mention": 1.5, "favourite": 0.5, "boost": 1.0,
+                   "call": 3.0, "meeting": 4.0, "message": 2.0, "email": 2.0, "letter": 3.0,
+                   "other": 1.5}  # fmt: skip
 KNOWN_RELATIONSHIPS = frozenset({"colleague", "co-worker", "met", "neighbor", "neighbour",
                                  "acquaintance", "contact", "co-resident"})  # fmt: skip
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
@@ -36,9 +39,9 @@ def person_features(person: PersonInfo, *, now: datetime) -> dict[str, float]:
         if c.at > now:
             continue
         w = CONTACT_WEIGHTS.get(c.kind, 1.0) * 0.5 ** (age_days / CONTACT_HALF_LIFE_DAYS)
-        if c.direction == "out":
+        if c.direction in ("out", "both"):  # both: a logged contact neither side started
             out_w += w
-        else:
+        if c.direction != "out":
             in_w += w
         if last is None or c.at > last:
             last = c.at

@@ -4,11 +4,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlmodel import Session, col, select
 
-from app.errors import InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.models import Interaction, PersonDate
 from app.storage.people import get_person
 
@@ -154,3 +154,74 @@ def set_date(
     session.add(row)
     session.flush()
     return row
+
+
+def edit_contact(
+    session: Session,
+    *,
+    user_id: int,
+    person_id: int,
+    contact_id: int,
+    changes: dict[str, object],
+    now: datetime,
+) -> Interaction:
+    """Change a logged contact's kind, direction, date or note."""
+    row = get_contact(session, user_id=user_id, person_id=person_id, contact_id=contact_id)
+    if not row.logged:
+        raise InvalidInput("only contact you logged can be changed; this one Kith saw")
+    kind = str(changes.get("kind") or row.kind)
+    direction = str(changes.get("direction") or row.direction)
+    at = changes.get("at") or row.at
+    assert isinstance(at, datetime)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    note = changes.get("note", row.note)
+    assert note is None or isinstance(note, str)
+    check_contact(kind=kind, direction=direction, at=at, note=note, now=now)
+    row.kind, row.direction, row.at = kind, direction, at
+    row.note = (note or "").strip() or None
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_date(session: Session, *, user_id: int, person_id: int, date_id: int) -> PersonDate:
+    row = session.get(PersonDate, date_id)
+    if row is None or row.user_id != user_id or row.person_id != person_id:
+        raise NotFound(f"person {person_id} has no date {date_id}")
+    return row
+
+
+def edit_date(
+    session: Session, *, user_id: int, person_id: int, date_id: int, changes: dict[str, object]
+) -> PersonDate:
+    row = get_date(session, user_id=user_id, person_id=person_id, date_id=date_id)
+    label = str(changes["label"]) if changes.get("label") is not None else row.label
+    label = label.strip() if row.kind == "custom" else ""
+    month = int(changes.get("month") or row.month)  # type: ignore[call-overload]
+    day = int(changes.get("day") or row.day)  # type: ignore[call-overload]
+    year = changes.get("year", row.year)
+    assert year is None or isinstance(year, int)
+    check_date(kind=row.kind, label=label, month=month, day=day, year=year)
+    if label != row.label:
+        clash = session.exec(
+            select(PersonDate).where(
+                PersonDate.person_id == person_id,
+                PersonDate.kind == row.kind,
+                PersonDate.label == label,
+                col(PersonDate.id) != row.id,
+            )
+        ).first()
+        if clash is not None:
+            raise Conflict(f"{person_id} already has a date labelled {label!r}")
+    row.label, row.month, row.day, row.year = label, month, day, year
+    if changes.get("remind_days") is not None:
+        row.remind_days = int(changes["remind_days"])  # type: ignore[call-overload]
+    session.add(row)
+    session.flush()
+    return row
+
+
+def delete_date(session: Session, *, user_id: int, person_id: int, date_id: int) -> None:
+    session.delete(get_date(session, user_id=user_id, person_id=person_id, date_id=date_id))
+    session.flush()

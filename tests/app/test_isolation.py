@@ -69,6 +69,8 @@ class Owner:
     self_identities: tuple[tuple[str, str], ...]
     cursor: str | None
     markers: frozenset[str]
+    contact_id: int = MISSING  # a logged contact of person_id
+    date_id: int = MISSING  # a date of person_id
 
 
 def path_params(o: Owner) -> dict[str, object]:
@@ -80,6 +82,8 @@ def path_params(o: Owner) -> dict[str, object]:
         "token_id": o.token_id,
         "user_id": o.user.id,
         "token": o.feed_token,
+        "contact_id": o.contact_id,
+        "date_id": o.date_id,
     }
 
 
@@ -211,6 +215,25 @@ CASES: dict[tuple[str, str], Case] = {
         OWNED, body=lambda c, o: {"until": "2099-01-01T00:00:00Z"}, step=1
     ),
     ("POST", f"{API}/people/{{person_id}}/dismiss"): Case(OWNED, step=1),
+    ("GET", f"{API}/people/upcoming"): Case(MINE, query={"days": "366"}, shows=True),
+    ("GET", f"{API}/people/{{person_id}}/contacts"): Case(OWNED, shows=True),
+    ("POST", f"{API}/people/{{person_id}}/contacts"): Case(
+        OWNED, body=lambda c, o: {"kind": "call"}, ok=(201,), step=1
+    ),
+    ("PATCH", f"{API}/people/{{person_id}}/contacts/{{contact_id}}"): Case(
+        OWNED, body=lambda c, o: {"note": "rewritten"}, step=1
+    ),
+    ("DELETE", f"{API}/people/{{person_id}}/contacts/{{contact_id}}"): Case(
+        OWNED, ok=(204,), step=4
+    ),
+    ("GET", f"{API}/people/{{person_id}}/dates"): Case(OWNED, shows=True),
+    ("POST", f"{API}/people/{{person_id}}/dates"): Case(
+        OWNED, body=lambda c, o: {"kind": "birthday", "month": 2, "day": 29}, ok=(201,), step=1
+    ),
+    ("PATCH", f"{API}/people/{{person_id}}/dates/{{date_id}}"): Case(
+        OWNED, body=lambda c, o: {"remind_days": 3}, step=1
+    ),
+    ("DELETE", f"{API}/people/{{person_id}}/dates/{{date_id}}"): Case(OWNED, ok=(204,), step=4),
     ("DELETE", f"{API}/tokens/{{token_id}}"): Case(OWNED, ok=(200, 204), step=4),
     # admins only (the owner's control call is made by the admin, on Bob, at the end)
     ("GET", f"{API}/admin/users"): Case(ADMIN),
@@ -436,7 +459,26 @@ def build_owner(
         )
     )
 
-    markers = set(words)
+    note = f"Coffee with {user.name} at the Quillhouse"
+    contact = ok(
+        client.post(
+            f"{API}/people/{one['id']}/contacts",
+            json={"kind": "meeting", "direction": "both", "note": note},
+            headers=h,
+        ),
+        201,
+    ).json()
+    label = f"{user.name} moved to Lisbon"
+    when = ok(
+        client.post(
+            f"{API}/people/{one['id']}/dates",
+            json={"kind": "custom", "label": label, "month": 1, "day": 1},
+            headers=h,
+        ),
+        201,
+    ).json()
+
+    markers = set(words) | {note, label}
     markers |= {i["title"] for i in timeline} | {i["url"] for i in timeline if i["url"]}
     markers |= {s["url"] for s in sources} | {s["title"] for s in sources if s["title"]}
     markers |= {p["name"] for p in people}
@@ -463,6 +505,8 @@ def build_owner(
         self_identities=self_identities,
         cursor=cursor,
         markers=frozenset(m for m in markers if m and len(m) >= 5),
+        contact_id=contact["id"],
+        date_id=when["id"],
     )
 
 
