@@ -11,6 +11,7 @@ from app.models import Person
 from app.schemas import PersonOut, SuggestionOut, SuggestionPage, Weight
 from app.storage import people as people_store
 from ranking.identity import suggest_merges
+from ranking.relationships import contacts_by_kind
 
 
 def people_out(session: Session, people: list[Person]) -> list[PersonOut]:
@@ -80,3 +81,16 @@ def merge_suggestions(session: Session, *, user_id: int) -> SuggestionPage:
             for s in found
         ]
     )
+
+
+def contact_by_direction(
+    contacts: list[tuple[datetime, str, str]], *, now: datetime
+) -> dict[str, dict[str, int]]:
+    """{out|in: {kind: count}} over the last year; a logged contact of direction ``both``
+    (a meeting neither side started) counts on both sides."""
+    expanded = [
+        (at, side, kind)
+        for at, direction, kind in contacts
+        for side in (("out", "in") if direction == "both" else (direction,))
+    ]
+    return contacts_by_kind(expanded, now=now)

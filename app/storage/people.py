@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.errors import InvalidInput, NotFound
-from app.models import Identity, Interaction, Item, MergeRejection, Person
+from app.models import Identity, Interaction, Item, MergeRejection, Person, PersonDate
 from app.storage.pagination import decode_cursor, encode_cursor
 from ingest.assemble import normalize_url
 from ingest.types import IdentityEvidence
@@ -322,6 +322,18 @@ def merge_people(session: Session, *, user_id: int, keep_id: int, other_id: int)
     session.execute(
         update(Interaction).where(col(Interaction.person_id) == other.id).values(person_id=keep.id)
     )
+    # dates: one birthday per person, so where both have one, the kept person's stays
+    taken = {
+        (d.kind, d.label)
+        for d in session.exec(select(PersonDate).where(PersonDate.person_id == keep.id)).all()
+    }
+    for d in session.exec(select(PersonDate).where(PersonDate.person_id == other.id)).all():
+        if (d.kind, d.label) in taken:
+            session.delete(d)
+        else:
+            d.person_id = keep.id  # type: ignore[assignment]
+            session.add(d)
+    session.flush()
     keep.relationships = sorted(set(keep.relationships or []) | set(other.relationships or []))
     keep.pinned = keep.pinned or other.pinned
     session.add(keep)

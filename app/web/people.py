@@ -18,12 +18,11 @@ from sqlmodel import Session
 from app.api.deps import SessionDep
 from app.errors import NotFound
 from app.models import Person, User
-from app.people.cards import merge_suggestions, people_out
+from app.people.cards import contact_by_direction, merge_suggestions, people_out
 from app.schemas import PersonOut
 from app.storage import people as people_store
 from app.storage.items import TimelineRow, read_timeline
 from app.web.common import WebUser, page
-from ranking.relationships import contacts_by_kind
 
 router = APIRouter(include_in_schema=False)
 
@@ -206,6 +205,6 @@ def person_page(
         identities=identities_of(out),
         rows=rows,
         spark=sparkline(contacts, now=now),
-        by_kind={d: kinds_text(c) for d, c in contacts_by_kind(contacts, now=now).items()},
+        by_kind={d: kinds_text(c) for d, c in contact_by_direction(contacts, now=now).items()},
         is_self=person.is_self,
     )
