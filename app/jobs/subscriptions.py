@@ -19,6 +19,7 @@ from ingest.discover import common_feed_urls, find_feed_links, looks_like_html, 
 from ingest.errors import IngestError, NoFeedFound
 from ingest.fetch import FetchPolicy, fetch, make_client
 from ingest.guard import GuardPolicy, check_url
+from ingest.kinds import looks_like_comments
 from ingest.opml import OPMLOutline, parse_opml, render_opml
 from ingest.parse import parse_feed
 from ingest.types import FeedData, FetchResult, NotModified
@@ -81,10 +82,8 @@ def _as_feed(result: FetchResult) -> FeedData | None:
 
 
 def _kind(feed: FeedData, url: str) -> str:
-    title = feed.title.lower()
-    if title.startswith(("comments on", "comments for")) or "/comments/feed" in url:
-        return "comments"
-    return "feed"
+    """The one rule (ingest.kinds), shared with the refresh job's check after a parse."""
+    return "comments" if looks_like_comments(feed, url) else "feed"
 
 
 def default_kind(url: str, token: str | None) -> str:
