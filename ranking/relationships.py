@@ -1,8 +1,11 @@
 """Relationship stats and drifting: pure functions of contact histories and ``now``.
 
-A person is *drifting* when the time since the last contact with them (either way)
-exceeds ``k`` times their own usual gap between contacts (or an explicit cadence), while
-they are still active (posting). Any contact resets the clock.
+A person is *drifting* when the silence since the last contact with them (either way)
+is unusual for their own rhythm of contact (:mod:`ranking.rhythm`: episodes, a
+recency-weighted log-normal of the gaps between them, a prior pooled over the user's
+people) or longer than the cadence the user set, while they are still active (posting).
+Any contact resets the clock. :func:`drifting_median_rule` keeps the old rule (k times
+the median gap between contacts) as the baseline the benchmark compares against.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
 
-DAY = 86400.0
+from ranking.rhythm import DAY, GapStats, assess, epoch_days, gap_stats, pooled_prior, span
+
+MIN_OVERDUE = 0.95  # flagged when a gap of theirs would have ended by now 95 times in 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +31,7 @@ class History:
     cadence_days: float | None = None  # the user's own "every N days", overrides learning
     snoozed_until: datetime | None = None
     dismissed_at: datetime | None = None
+    importance: float = 1.0  # how much they matter (1 = an ordinary valued person)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +40,8 @@ class Drift:
     days_since_contact: float
     usual_gap_days: float
     why: str
+    overdue: float = 0.0  # 0..1: how unusual the silence is for them
+    importance: float = 1.0
 
 
 def usual_gap_days(times: Sequence[datetime], *, default: float) -> float:
@@ -47,7 +55,7 @@ def usual_gap_days(times: Sequence[datetime], *, default: float) -> float:
 
 def is_active(posts: Iterable[datetime], *, now: datetime, within_days: float) -> bool:
     """Still posting: something within ``within_days`` (or three of their usual post gaps)."""
-    ordered = sorted(posts)
+    ordered = sorted(p for p in posts if p <= now)
     if not ordered:
         return False
     window = within_days
@@ -56,7 +64,65 @@ def is_active(posts: Iterable[datetime], *, now: datetime, within_days: float) -
     return (now - ordered[-1]).total_seconds() / DAY <= window
 
 
+def _candidate(h: History, *, now: datetime) -> bool:
+    """Valued, not snoozed, not dismissed for this silence (a new contact starts a new one)."""
+    if not h.valued or not h.contacts:
+        return False
+    if h.snoozed_until is not None and h.snoozed_until > now:
+        return False
+    last = max(t for t in h.contacts if t <= now) if h.contacts[0] <= now else None
+    if last is None:
+        return False
+    return h.dismissed_at is None or h.dismissed_at < last
+
+
+def _active_note(h: History, *, now: datetime) -> str:
+    latest = (now - max(p for p in h.posts if p <= now)).total_seconds() / DAY
+    return f"they are still active (last post {span(latest)} ago)"
+
+
 def drifting(
+    histories: Iterable[History],
+    *,
+    now: datetime,
+    k: float = 3.0,
+    active_within_days: float = 30.0,
+    min_overdue: float = MIN_OVERDUE,
+) -> list[Drift]:
+    """The valued people the user is drifting away from, by overdue x importance.
+
+    Flagged: the silence is past ``min_overdue`` of their own (or the pooled) gap
+    distribution, or past the cadence the user set, and at least ``k / 2`` usual gaps
+    long (the median rule's ``k``, so a stricter ``k`` is stricter here too)."""
+    people = list(histories)
+    now_days = now.timestamp() / DAY
+    stats: list[GapStats] = [gap_stats(epoch_days(h.contacts, now=now)) for h in people]
+    prior = pooled_prior(stats)
+    found: list[tuple[float, Drift]] = []
+    for h, st in zip(people, stats, strict=True):
+        if not _candidate(h, now=now):
+            continue
+        a = assess(st, prior=prior, now_days=now_days, cadence_days=h.cadence_days)
+        floor = 1.0 if a.from_cadence else k / 2
+        if a.overdue < min_overdue or a.silence_days < floor * a.usual_gap_days:
+            continue
+        if not is_active(h.posts, now=now, within_days=active_within_days):
+            continue
+        why = f"{a.explain()}; {_active_note(h, now=now)}"
+        drift = Drift(
+            person_id=h.person_id,
+            days_since_contact=round(a.silence_days, 1),
+            usual_gap_days=round(a.usual_gap_days, 1),
+            why=why,
+            overdue=round(a.overdue, 4),
+            importance=h.importance,
+        )
+        found.append((a.overdue * h.importance, drift))
+    found.sort(key=lambda pair: (-pair[0], -pair[1].days_since_contact, pair[1].person_id))
+    return [d for _, d in found]
+
+
+def drifting_median_rule(
     histories: Iterable[History],
     *,
     now: datetime,
@@ -64,18 +130,15 @@ def drifting(
     default_gap_days: float = 14.0,
     active_within_days: float = 30.0,
 ) -> list[Drift]:
-    """The valued people the user is drifting away from, most overdue first."""
+    """The baseline: silent for more than ``k`` median gaps between contacts (or the
+    cadence), most overdue first."""
     found: list[tuple[float, Drift]] = []
     for h in histories:
-        if not h.valued or not h.contacts:
+        if not _candidate(h, now=now):
             continue
-        if h.snoozed_until is not None and h.snoozed_until > now:
-            continue
-        last = h.contacts[-1]
-        if h.dismissed_at is not None and h.dismissed_at >= last:
-            continue  # dismissed for this silence; a new contact starts a new one
-        since = (now - last).total_seconds() / DAY
-        gap = h.cadence_days or usual_gap_days(h.contacts, default=default_gap_days)
+        contacts = [t for t in h.contacts if t <= now]
+        since = (now - contacts[-1]).total_seconds() / DAY
+        gap = h.cadence_days or usual_gap_days(contacts, default=default_gap_days)
         threshold = gap if h.cadence_days else k * gap
         if since <= threshold or not is_active(h.posts, now=now, within_days=active_within_days):
             continue
@@ -84,12 +147,21 @@ def drifting(
             if h.cadence_days
             else f"you usually are in touch every {gap:.1f} days"
         )
-        latest = (now - max(h.posts)).total_seconds() / DAY
-        why = (
-            f"no contact for {since:.0f} days; {basis}; "
-            f"they are still active (last post {latest:.0f} days ago)"
+        why = f"no contact for {since:.0f} days; {basis}; {_active_note(h, now=now)}"
+        ratio = since / threshold
+        found.append(
+            (
+                ratio,
+                Drift(
+                    h.person_id,
+                    round(since, 1),
+                    round(gap, 1),
+                    why,
+                    overdue=min(ratio / 2, 1.0),
+                    importance=h.importance,
+                ),
+            )
         )
-        found.append((since / threshold, Drift(h.person_id, round(since, 1), round(gap, 1), why)))
     found.sort(key=lambda pair: pair[0], reverse=True)
     return [d for _, d in found]
 

@@ -1,0 +1,236 @@
+"""The rhythm of contact with one person, and how unusual the current silence is.
+
+Pure: plain numbers and datetimes in, frozen dataclasses out, ``now`` an argument.
+
+Contact comes in episodes: a flurry of replies, a visit, a conference week are one
+episode however many contacts they hold. Contacts closer together than a split gap
+form one episode; the split is found in the person's own gaps (the widest jump in their
+sorted gaps, when there is one) so a burst of five replies in three days is one episode
+and a steady weekly call is seven.
+
+The gaps between episodes (end of one to the start of the next) are modelled as
+log-normal. Recent gaps count more (a half-life counted in episodes, so a slow rhythm
+and a fast one follow their trend alike). Someone with little history borrows strength
+from a prior pooled over all the user's people (empirical Bayes: a normal prior on the
+mean log gap and a scaled-inverse-chi-square one on its spread, fitted from the people
+with enough history). ``overdue`` is the probability that a gap of theirs would have
+ended by now, ``1 - S(silence)``; a cadence set by the user replaces the learned
+rhythm.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from statistics import median
+
+DAY = 86400.0
+MIN_SPLIT_DAYS = 0.5  # contacts within half a day are always one episode
+MAX_SPLIT_DAYS = 10.0  # ... and more than ten days apart never are
+SPLIT_RATIO = 4.0  # a jump in the sorted gaps this wide separates bursts from silences
+DEFAULT_SPLIT_DAYS = 1.0  # no such jump: same-day contact is one episode
+HALF_LIFE_EPISODES = 5.0  # a gap this many episodes back weighs half as much
+MIN_SIGMA = 0.3  # nobody is a metronome: at least this spread in log gap
+CADENCE_SIGMA = 0.25  # a cadence is a goal, with a little slack around it
+FALLBACK = (math.log(30.0), 0.6)  # prior when too few people have a history: monthly
+
+
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """The pooled prior over a user's people: mean and spread of the log gap (days) and
+    how many gaps' worth of evidence each is worth."""
+
+    mu: float = FALLBACK[0]
+    sigma: float = FALLBACK[1]
+    kappa: float = 0.5  # pseudo-gaps behind mu
+    nu: float = 1.0  # pseudo-gaps behind sigma
+
+
+@dataclass(frozen=True, slots=True)
+class GapStats:
+    """One person's episodes and the recency-weighted statistics of their gaps."""
+
+    contacts: int
+    episodes: int
+    mean_episode_size: float
+    weight: float  # sum of the recency weights of the gaps
+    mean_log: float  # weighted mean of log gap (days); 0 without gaps
+    var_log: float  # weighted variance of log gap
+    last: float  # the last contact, epoch days; nan without contact
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """How unusual the silence is: ``overdue`` in 0..1 and the words for it."""
+
+    overdue: float
+    silence_days: float
+    usual_gap_days: float  # the typical gap between episodes (or the cadence)
+    spread: float  # predictive sd of the log gap
+    bursty: bool  # their episodes usually hold several contacts
+    from_cadence: bool
+    learned_from: int  # gaps between episodes seen
+
+    def explain(self) -> str:
+        if self.from_cadence:
+            basis = f"your cadence goal for them is every {span(self.usual_gap_days)}"
+        else:
+            basis = f"you usually talk every {span(self.usual_gap_days)}"
+            if self.bursty:
+                basis += ", in bursts"
+            if self.learned_from < 3:
+                basis += " (a guess from few contacts, like your other people)"
+        return f"{basis}; it has been {span(self.silence_days)}"
+
+
+def span(days: float) -> str:
+    """A duration in words a person would use: 9 days, 45 days, 5 months, 1.5 years."""
+    if days < 1.5:
+        return "1 day" if days >= 0.5 else "less than a day"
+    if days < 60:
+        return f"{round(days)} days"
+    if days < 548:
+        months = round(days / 30.44)
+        return "1 month" if months == 1 else f"{months} months"
+    return f"{days / 365.25:.1f} years"
+
+
+def epoch_days(times: Iterable[datetime], *, now: datetime) -> list[float]:
+    """Contact times as sorted epoch days, dropping any after ``now`` (clock skew, bad
+    data); a naive time is taken as UTC."""
+    limit = now.timestamp()
+    out = []
+    for t in times:
+        ts = (t if t.tzinfo is not None else t.replace(tzinfo=UTC)).timestamp()
+        if ts <= limit:
+            out.append(ts / DAY)
+    out.sort()
+    return out
+
+
+def split_gap(gaps: Sequence[float]) -> float:
+    """The gap (days) below which contacts belong to one episode: the geometric middle of
+    the widest jump between consecutive sorted gaps, when it is wide enough and its lower
+    side is short; otherwise a day."""
+    ordered = sorted(g for g in gaps if g > 0)
+    best, at = SPLIT_RATIO, -1
+    for i in range(len(ordered) - 1):
+        low, high = max(ordered[i], 0.01), ordered[i + 1]
+        if low > MAX_SPLIT_DAYS:
+            break
+        ratio = high / low
+        if ratio >= best:
+            best, at = ratio, i
+    if at < 0:
+        return DEFAULT_SPLIT_DAYS
+    split = math.sqrt(max(ordered[at], 0.01) * ordered[at + 1])
+    return min(max(split, MIN_SPLIT_DAYS), MAX_SPLIT_DAYS)
+
+
+def gap_stats(days: Sequence[float]) -> GapStats:
+    """Episodes and weighted log-gap statistics of sorted epoch days."""
+    if not days:
+        return GapStats(0, 0, 0.0, 0.0, 0.0, 0.0, math.nan)
+    raw = [b - a for a, b in zip(days, days[1:], strict=False)]
+    split = split_gap(raw)
+    starts, ends, sizes = [days[0]], [days[0]], [1]
+    for t, gap in zip(days[1:], raw, strict=True):
+        if gap < split:
+            ends[-1] = t
+            sizes[-1] += 1
+        else:
+            starts.append(t)
+            ends.append(t)
+            sizes.append(1)
+    m = len(starts) - 1
+    total = mean = square = 0.0
+    if m > 0:
+        decay = 0.5 ** (1.0 / HALF_LIFE_EPISODES)
+        logs = [math.log(max(starts[j + 1] - ends[j], split)) for j in range(m)]
+        w = 1.0
+        for x in reversed(logs):
+            total += w
+            mean += w * x
+            w *= decay
+        mean /= total
+        w = 1.0
+        for x in reversed(logs):
+            square += w * (x - mean) ** 2
+            w *= decay
+        square /= total
+    return GapStats(
+        contacts=len(days),
+        episodes=len(starts),
+        mean_episode_size=len(days) / len(starts),
+        weight=total,
+        mean_log=mean,
+        var_log=square,
+        last=days[-1],
+    )
+
+
+def pooled_prior(stats: Iterable[GapStats], *, min_gaps: int = 3) -> Prior:
+    """The empirical-Bayes prior: the median of the people's mean log gaps and a spread
+    covering both how people differ and how much one person's gaps vary."""
+    means, spreads = [], []
+    for s in stats:
+        if s.episodes - 1 >= min_gaps:
+            means.append(s.mean_log)
+            spreads.append(math.sqrt(s.var_log))
+    if len(means) < 3:
+        return Prior()
+    centre = median(means)
+    between = max(median(abs(m - centre) for m in means) * 1.4826, 0.1)  # robust sd
+    within = max(median(spreads), MIN_SIGMA)
+    # a person's mean log gap is drawn from N(centre, between^2) = N(mu, sigma^2 / kappa)
+    kappa = min(max((within / between) ** 2, 0.2), 5.0)
+    return Prior(mu=centre, sigma=within, kappa=kappa, nu=2.0)
+
+
+def _phi(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+def assess(
+    stats: GapStats,
+    *,
+    prior: Prior,
+    now_days: float,
+    cadence_days: float | None = None,
+) -> Assessment:
+    """How overdue the next contact is, given their rhythm (or the user's cadence)."""
+    silence = max(now_days - stats.last, 0.0) if stats.contacts else 0.0
+    bursty = stats.mean_episode_size >= 1.8
+    gaps = stats.episodes - 1
+    if cadence_days is not None and cadence_days > 0:
+        z = math.log(max(silence, 1e-3) / cadence_days) / CADENCE_SIGMA
+        return Assessment(
+            overdue=_phi(z + 1.645),  # 0.95 at the cadence itself
+            silence_days=silence,
+            usual_gap_days=cadence_days,
+            spread=CADENCE_SIGMA,
+            bursty=bursty,
+            from_cadence=True,
+            learned_from=gaps,
+        )
+    n = stats.weight
+    mu = (prior.kappa * prior.mu + n * stats.mean_log) / (prior.kappa + n)
+    scatter = (
+        n * stats.var_log + prior.kappa * n / (prior.kappa + n) * (stats.mean_log - prior.mu) ** 2
+    )
+    var = (prior.nu * prior.sigma**2 + scatter) / (prior.nu + n)
+    spread = max(math.sqrt(var * (1.0 + 1.0 / (prior.kappa + n))), MIN_SIGMA)
+    overdue = _phi((math.log(max(silence, 1e-3)) - mu) / spread) if stats.contacts else 0.0
+    # in words: their own typical gap once there are a few, the pooled guess before
+    usual = stats.mean_log if gaps >= 3 else mu
+    return Assessment(
+        overdue=overdue,
+        silence_days=silence,
+        usual_gap_days=math.exp(usual),
+        spread=spread,
+        bursty=bursty,
+        from_cadence=False,
+        learned_from=gaps,
+    )
