@@ -23,6 +23,7 @@ from app.schemas import PersonOut
 from app.storage import people as people_store
 from app.storage.items import TimelineRow, read_timeline
 from app.web.common import WebUser, page
+from app.web.keep_in_touch import MONTHS, UNITS, cadence, dates_view, log_rows
 
 router = APIRouter(include_in_schema=False)
 
@@ -207,4 +208,10 @@ def person_page(
         spark=sparkline(contacts, now=now),
         by_kind={d: kinds_text(c) for d, c in contact_by_direction(contacts, now=now).items()},
         is_self=person.is_self,
+        log=log_rows(session, user_id=user.id, person_id=person.id),
+        cadence=cadence(person.cadence_days),
+        units=UNITS,
+        dates=dates_view(session, user_id=user.id, person_id=person.id, today=now.date()),
+        months=MONTHS,
+        today=now.date().isoformat(),
     )
