@@ -55,6 +55,7 @@ def read_digest(
             }
             for d in digest.drifts
         ],
+        "upcoming": [u.model_dump(mode="json") for u in digest.upcoming],
     }
 
 

@@ -4,12 +4,14 @@ among it; and the Atom feed of the curated stream. Shared by the API and the rea
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET  # noqa: S405 - used to build output only
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import Session
 
 from app.errors import NotFound
+from app.people.dates import upcoming_dates
+from app.schemas import UpcomingOut
 from app.storage import people as people_store
 from app.storage.items import TimelineRow, read_timeline
 from ingest.sanitize import plain_text
@@ -26,6 +28,7 @@ class Digest:
     stories: list[tuple[TimelineRow, Story]]
     drifts: list[Drift]
     names: dict[int, str]  # person id -> name, for the people in drifts
+    upcoming: list[UpcomingOut] = field(default_factory=list)  # dates coming round
 
 
 def build_digest(session: Session, *, user_id: int, since: datetime, now: datetime) -> Digest:
@@ -44,7 +47,14 @@ def build_digest(session: Session, *, user_id: int, since: datetime, now: dateti
             ).name
         except NotFound:  # merged away meanwhile
             continue
-    return Digest(since=since, rows=rows, stories=stories, drifts=drifts[:10], names=names)
+    return Digest(
+        since=since,
+        rows=rows,
+        stories=stories,
+        drifts=drifts[:10],
+        names=names,
+        upcoming=upcoming_dates(session, user_id=user_id, today=now.date()),
+    )
 
 
 def atom_feed(rows: list[TimelineRow], *, title: str, self_url: str, updated: datetime) -> bytes:

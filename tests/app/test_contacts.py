@@ -260,3 +260,22 @@ def test_contacts_and_dates_move_with_a_merge(
     assert [c["kind"] for c in contacts["items"]] == ["call"]
     dates = client.get(f"{API}/people/{ann['id']}/dates", headers=alice.auth).json()
     assert [d["kind"] for d in dates] == ["birthday"]
+
+
+def test_the_digest_reminds_of_dates_coming_up(
+    client: TestClient, settings: Settings, feed_server: FeedServer, alice: ApiUser
+) -> None:
+    two_blogs(client, settings, feed_server, alice)
+    ann = people(client, alice)["Ann Lee"]
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    client.post(
+        f"{API}/people/{ann['id']}/dates",
+        json={"kind": "anniversary", "month": tomorrow.month, "day": tomorrow.day},
+        headers=alice.auth,
+    )
+    digest = client.get(f"{API}/digest", headers=alice.auth).json()
+    assert [(u["person"]["name"], u["text"]) for u in digest["upcoming"]] == [
+        ("Ann Lee", "Anniversary tomorrow")
+    ]
+    html = client.get(f"{API}/digest", params={"format": "html"}, headers=alice.auth).text
+    assert "Coming up" in html and "Anniversary tomorrow" in html
