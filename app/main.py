@@ -25,6 +25,7 @@ from app.api import (
     me,
     metrics,
     people,
+    reply,
     sources,
     timeline,
     tokens,
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
     app.include_router(timeline.router, prefix=api_prefix)
     app.include_router(sources.router, prefix=api_prefix)
     app.include_router(items.router, prefix=api_prefix)
+    app.include_router(reply.router, prefix=api_prefix)
     app.include_router(me.router, prefix=api_prefix)
     # before people: /people/upcoming must not be taken for /people/{person_id}
     app.include_router(contacts.router, prefix=api_prefix)

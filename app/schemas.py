@@ -261,12 +261,54 @@ class SnoozeRequest(BaseModel):
     until: datetime
 
 
+class WayOut(BaseModel):
+    """One way back to a person from an opener (app.people.ways)."""
+
+    kind: Literal["mastodon_reply", "mailto", "comment"]
+    label: str
+    url: str | None = Field(
+        None, description="mailto:, the comment form, or the status (mastodon_reply)"
+    )
+    available: bool = Field(True, description="false: shown with the reason, not offered")
+    reason: str | None = None
+    prefill: str | None = Field(None, description="mastodon_reply: the mention to start with")
+
+
+class WaysOut(BaseModel):
+    item_id: int
+    ways: list[WayOut]
+
+
+class OpenerOut(TimelineItem):
+    """A recent item of theirs to answer, with the ways back."""
+
+    ways: list[WayOut] = Field(default_factory=list)
+
+
+class ReplyIn(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"text": "@kim@example.social Lovely!"}]}}
+
+    text: str = Field(min_length=1, max_length=5000)
+    visibility: Literal["public", "unlisted", "private", "direct"] | None = Field(
+        None, description="The instance's default for you when left out"
+    )
+
+
+class ReplyOut(BaseModel):
+    url: str = Field(description="The posted reply on your instance")
+    uri: str
+    contact_id: int = Field(description="The outbound contact recorded for it")
+
+
 class DriftOut(BaseModel):
     person: PersonOut
     days_since_contact: float
     usual_gap_days: float
     why: str
-    openers: list[TimelineItem]
+    openers: list[OpenerOut]
+    overdue: float | None = Field(
+        None, description="0..1: how far past the usual gap (null until ranking says)"
+    )
 
 
 class DriftPage(BaseModel):

@@ -64,6 +64,14 @@ class RateLimited(HTTPStatusError):
         super().__init__(message, url=url, status=429, retry_after=retry_after)
 
 
+class InstanceError(HTTPStatusError):
+    """An error status from the instance; ``detail`` is its own words (its ``error``)."""
+
+    def __init__(self, message: str, *, url: str, status: int, detail: str) -> None:
+        super().__init__(message, url=url, status=status)
+        self.detail = detail
+
+
 class MastodonAPI:
     """GET JSON from one instance, with its token, pacing by its rate-limit headers."""
 
@@ -94,6 +102,18 @@ class MastodonAPI:
         self, path_or_url: str, params: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, str]]:
         """(decoded JSON, links by rel) for one GET; raises coded errors."""
+        return await self.send("GET", path_or_url, params)
+
+    async def send(
+        self,
+        method: str,
+        path_or_url: str,
+        params: dict[str, Any] | None = None,
+        *,
+        body: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[Any, dict[str, str]]:
+        """(decoded JSON, links by rel) for one request (a JSON ``body`` for a POST)."""
         url = urljoin(self.instance + "/", path_or_url)
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
@@ -101,23 +121,27 @@ class MastodonAPI:
         headers = {"Accept": "application/json"}
         if self.token and self.same_origin(url):  # never to another host
             headers["Authorization"] = f"Bearer {self.token}"
+        if idempotency_key:  # Mastodon posts a status once per key, however often it is sent
+            headers["Idempotency-Key"] = idempotency_key
         self.requests += 1
         try:
             async with asyncio.timeout(self.policy.deadline_seconds):
-                async with self.session.get(url, headers=headers, allow_redirects=False) as resp:
-                    body = await _read_all(resp, url)
+                async with self.session.request(
+                    method, url, headers=headers, json=body, allow_redirects=False
+                ) as resp:
+                    data = await _read_all(resp, url)
                     links = {
                         str(rel): str(value.get("url"))
                         for rel, value in resp.links.items()
                         if value.get("url") is not None
                     }
-                    await self._pace(resp.headers, resp.status, url, body)
+                    await self._pace(resp.headers, resp.status, url, data)
         except IngestError:
             raise
         except (aiohttp.ClientError, ValueError, TimeoutError) as exc:
             raise _wrap(exc, url) from exc
         try:
-            return json.loads(body), links
+            return json.loads(data), links
         except ValueError as exc:
             raise ParseError(f"the instance answered with invalid JSON: {exc}", url=url) from exc
 
@@ -128,7 +152,8 @@ class MastodonAPI:
                 "rate limited by the instance", url=url, retry_after=reset_in or 300.0
             )
         if status >= 300:
-            raise HTTPStatusError(f"HTTP {status}: {_error_text(body)}", url=url, status=status)
+            detail = _error_text(body)
+            raise InstanceError(f"HTTP {status}: {detail}", url=url, status=status, detail=detail)
         remaining = headers.get("X-RateLimit-Remaining")
         if remaining is not None and remaining.isdigit() and int(remaining) <= self.min_remaining:
             wait = reset_in or 0.0
@@ -402,6 +427,13 @@ async def sync_account(api: MastodonAPI, *, state: dict[str, Any], backfill: int
         me = str(account.get("id"))
         batch.state["me_id"] = me
         batch.state["me_acct"] = full_acct(account)
+    # what the token may do, checked again on every sync (a token can be re-scoped)
+    try:
+        batch.state.update((await token_scopes(api)).state())
+    except RateLimited:
+        raise
+    except IngestError:
+        pass  # the scopes stay as last seen; the sync goes on
     home, batch.state["home_min_id"] = await collect(
         api, "/api/v1/timelines/home", min_id=state.get("home_min_id"), cap=backfill
     )
@@ -471,3 +503,122 @@ async def _rss_fallback(
     if isinstance(result, FetchResult):
         batch.entries = list(parse_feed(result.content, url=result.url).entries)
     return batch
+
+
+# --- writing: the user's own account replies ------------------------------------------
+
+WRITE_SCOPES = frozenset({"write", "write:statuses"})  # "write" includes every write:*
+
+
+@dataclass(frozen=True, slots=True)
+class TokenScopes:
+    """What the instance says the token may do: ``scopes`` is None when it says nothing
+    (then ``reason`` says why); ``via`` names the endpoint that answered."""
+
+    scopes: tuple[str, ...] | None
+    via: str | None = None
+    reason: str | None = None
+
+    @property
+    def can_post(self) -> bool:
+        return bool(self.scopes and WRITE_SCOPES.intersection(self.scopes))
+
+    def state(self) -> dict[str, Any]:
+        """The keys cached in the source's state."""
+        return {
+            "scopes": list(self.scopes) if self.scopes is not None else None,
+            "scopes_via": self.via,
+            "scopes_reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PostedStatus:
+    id: str
+    uri: str
+    url: str
+    in_reply_to_id: str | None
+    in_reply_to_account_id: str | None
+
+
+def _scope_list(value: Any) -> tuple[str, ...] | None:
+    """``"read write"`` or ``["read", "write"]`` -> a tuple; anything else -> None."""
+    if isinstance(value, str):
+        return tuple(value.split())
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+async def token_scopes(api: MastodonAPI) -> TokenScopes:
+    """The token's scopes: Doorkeeper's ``GET /oauth/token/info`` (``scope``: the token's
+    own) first, then ``GET /api/v1/apps/verify_credentials`` (``scopes``: its app's, on
+    Mastodon 4.3+). An instance that answers neither gives no scopes and a reason; an
+    invalid token raises ``auth_failed``."""
+    tried: list[str] = []
+    for path, key, via in (
+        ("/oauth/token/info", "scope", "token_info"),
+        ("/api/v1/apps/verify_credentials", "scopes", "apps"),
+    ):
+        try:
+            data, _ = await api.get(path)
+        except HTTPStatusError as exc:
+            if exc.status == 401:
+                raise
+            tried.append(f"{path}: HTTP {exc.status}")
+            continue
+        except ParseError:
+            tried.append(f"{path}: not JSON")
+            continue
+        found = _scope_list(data.get(key)) if isinstance(data, dict) else None
+        if found is not None:
+            return TokenScopes(scopes=found, via=via)
+        tried.append(f"{path}: no {key}")
+    return TokenScopes(
+        scopes=None,
+        reason="the instance does not say what the token may do (" + "; ".join(tried) + ")",
+    )
+
+
+async def resolve_status(api: MastodonAPI, url: str) -> dict[str, Any] | None:
+    """The status at ``url`` as the user's own instance knows it (its id there), through
+    ``GET /api/v2/search?resolve=true``; None when the instance finds nothing."""
+    data, _ = await api.get(
+        "/api/v2/search", {"q": url, "resolve": "true", "type": "statuses", "limit": 5}
+    )
+    statuses = data.get("statuses") if isinstance(data, dict) else None
+    if not isinstance(statuses, list):
+        return None
+    found = [s for s in statuses if isinstance(s, dict) and s.get("id")]
+    exact = [s for s in found if url in (s.get("url"), s.get("uri"))]
+    chosen = exact or found
+    return chosen[0] if chosen else None
+
+
+async def post_status(
+    api: MastodonAPI,
+    *,
+    text: str,
+    in_reply_to_id: str | None = None,
+    visibility: str | None = None,
+    idempotency_key: str | None = None,
+) -> PostedStatus:
+    """``POST /api/v1/statuses`` with the user's token; the instance's refusal raises an
+    :class:`InstanceError` (``invalid_request`` for a 422, with its words in ``detail``)."""
+    body: dict[str, Any] = {"status": text}
+    if in_reply_to_id:
+        body["in_reply_to_id"] = in_reply_to_id
+    if visibility:
+        body["visibility"] = visibility
+    data, _ = await api.send("POST", "/api/v1/statuses", body=body, idempotency_key=idempotency_key)
+    if not isinstance(data, dict) or not data.get("id"):
+        raise ParseError("the instance did not answer with a status", url=api.instance)
+    return PostedStatus(
+        id=str(data["id"]),
+        uri=str(data.get("uri") or data.get("url") or ""),
+        url=str(data.get("url") or data.get("uri") or ""),
+        in_reply_to_id=str(data["in_reply_to_id"]) if data.get("in_reply_to_id") else None,
+        in_reply_to_account_id=str(data["in_reply_to_account_id"])
+        if data.get("in_reply_to_account_id")
+        else None,
+    )

@@ -37,6 +37,14 @@ class FakeMastodon:
         self.reset_in = 60.0
         self.link_base: str | None = None  # to send Link headers to another origin
         self.api_closed = False
+        # what the token may do, and which endpoints say so ("token_info", "apps")
+        self.scopes: list[str] = ["read", "write", "follow"]
+        self.scopes_say: set[str] = {"token_info", "apps"}
+        self.posts: list[dict[str, Any]] = []  # POST /api/v1/statuses bodies that succeeded
+        self.post_failure: tuple[int, dict[str, Any]] | None = None  # answer posts with this
+        self.down = False  # answer everything with 503
+        # statuses of other instances that search?resolve=true can fetch: url -> status
+        self.remote: dict[str, dict[str, Any]] = {}
         self._next_id = 110_000_000_000_000_000
         app = Starlette(
             routes=[
@@ -46,6 +54,10 @@ class FakeMastodon:
                 Route("/api/v1/timelines/home", self.home_timeline),
                 Route("/api/v1/notifications", self.notifications_list),
                 Route("/api/v1/favourites", self.favourites_list),
+                Route("/api/v1/statuses", self.create_status, methods=["POST"]),
+                Route("/api/v1/apps/verify_credentials", self.app_verify),
+                Route("/oauth/token/info", self.token_info),
+                Route("/api/v2/search", self.search),
                 Route("/{name:path}.rss", self.rss),
             ]
         )
@@ -272,3 +284,90 @@ class FakeMastodon:
             f"<link>{account['url']}</link><description>d</description>{items}</channel></rss>"
         )
         return Response(body, media_type="application/rss+xml")
+
+    # --- writing ------------------------------------------------------------------------
+
+    def all_statuses(self) -> list[dict[str, Any]]:
+        return [s for items in self.statuses.values() for s in items]
+
+    async def create_status(self, request: Request) -> Response:
+        if (limited := self._limited(request)) is not None:
+            return limited
+        if self.down:
+            return self._json({"error": "Service Unavailable"}, 503)
+        if not self._authed(request) or self.me is None:
+            return self._json({"error": "The access token is invalid"}, 401)
+        if not {"write", "write:statuses"} & set(self.scopes):
+            return self._json({"error": "This action is outside the authorized scopes"}, 403)
+        if request.headers.get("content-type", "").startswith("application/json"):
+            body = dict(await request.json())
+        else:
+            body = dict(await request.form())
+        if self.post_failure is not None:
+            return self._json(self.post_failure[1], self.post_failure[0])
+        if not str(body.get("status") or "").strip():
+            return self._json({"error": "Validation failed: Text can't be blank"}, 422)
+        parent = None
+        if body.get("in_reply_to_id"):
+            parent = next(
+                (s for s in self.all_statuses() if s["id"] == str(body["in_reply_to_id"])), None
+            )
+            if parent is None:
+                return self._json({"error": "Record not found"}, 404)
+        mentions = [a for a in self.accounts.values() if f"@{a['acct']}" in body["status"]]
+        status = self.status(
+            self.me, f"<p>{body['status']}</p>", in_reply_to=parent, mentions=mentions
+        )
+        status["visibility"] = body.get("visibility") or "public"
+        self.posts.append(dict(body, idempotency_key=request.headers.get("idempotency-key")))
+        return self._json(status)
+
+    async def app_verify(self, request: Request) -> Response:
+        if (limited := self._limited(request)) is not None:
+            return limited
+        if not self._authed(request):
+            return self._json({"error": "The access token is invalid"}, 401)
+        app: dict[str, Any] = {"name": "Kith", "website": None}
+        if "apps" in self.scopes_say:  # Mastodon 4.3+
+            app["scopes"] = list(self.scopes)
+        return self._json(app)
+
+    async def token_info(self, request: Request) -> Response:
+        if (limited := self._limited(request)) is not None:
+            return limited
+        if "token_info" not in self.scopes_say:
+            return self._json({"error": "Not Found"}, 404)
+        if not self._authed(request):
+            return self._json({"error": "invalid_token"}, 401)
+        return self._json(
+            {
+                "resource_owner_id": int(self.me["id"]) if self.me else None,
+                "scope": list(self.scopes),
+                "expires_in": None,
+                "application": {"uid": "kith"},
+                "created_at": 1700000000,
+            }
+        )
+
+    async def search(self, request: Request) -> Response:
+        if (limited := self._limited(request)) is not None:
+            return limited
+        if not self._authed(request):
+            return self._json({"error": "The access token is invalid"}, 401)
+        q = request.query_params.get("q", "")
+        found = [s for s in self.all_statuses() if q in (s["url"], s["uri"])]
+        if not found and request.query_params.get("resolve") == "true" and q in self.remote:
+            # fetched from its instance: a local copy with an id of this instance
+            theirs = self.remote.pop(q)
+            author = next(
+                (a for a in self.accounts.values() if a["url"] == theirs["account"]["url"]),
+                None,
+            )
+            if author is None:
+                author = dict(theirs["account"], id=self.new_id())
+                self.accounts[author["id"]] = author
+                self.statuses[author["id"]] = []
+            copy = dict(theirs, id=self.new_id(), account=author)
+            self.statuses[author["id"]].insert(0, copy)
+            found = [copy]
+        return self._json({"accounts": [], "statuses": found, "hashtags": []})

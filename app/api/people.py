@@ -11,8 +11,8 @@ from app.jobs.people_links import read_links
 from app.jobs.scoring import rescore_people
 from app.models import Person
 from app.people.cards import merge_suggestions, people_out, saved
+from app.people.reach import reach_out
 from app.schemas import (
-    DriftOut,
     DriftPage,
     MergeRequest,
     PairRequest,
@@ -22,13 +22,11 @@ from app.schemas import (
     SnoozeRequest,
     SplitRequest,
     SuggestionPage,
-    TimelineItem,
     Weight,
     WeightUpdate,
 )
 from app.storage import people as people_store
-from app.storage.items import read_timeline
-from ranking.relationships import contacts_by_kind, drifting
+from ranking.relationships import contacts_by_kind
 
 router = APIRouter(prefix="/people", tags=["people"])
 
@@ -54,38 +52,10 @@ def read_drifting(
     user: CurrentUser,
     k: Annotated[float, Query(gt=1, le=20, description="How many usual gaps is too long")] = 3.0,
 ) -> DriftPage:
-    """Valued people you are losing touch with, with why, and recent posts as openers."""
+    """Valued people you are losing touch with, with why, recent posts as openers and the
+    ways back from each."""
     assert user.id is not None
-    now = datetime.now(UTC)
-    drifts = drifting(
-        people_store.contact_histories(session, user_id=user.id, now=now), now=now, k=k
-    )
-    drifts = drifts[:50]
-    people = {
-        p.id: p
-        for p in people_out(
-            session,
-            [
-                people_store.get_person(session, user_id=user.id, person_id=d.person_id)
-                for d in drifts
-            ],
-        )
-    }
-    items = []
-    for d in drifts:
-        rows, _ = read_timeline(
-            session, user_id=user.id, limit=3, person_id=d.person_id, order="newest"
-        )
-        items.append(
-            DriftOut(
-                person=people[d.person_id],
-                days_since_contact=d.days_since_contact,
-                usual_gap_days=d.usual_gap_days,
-                why=d.why,
-                openers=[TimelineItem.from_row(r) for r in rows],
-            )
-        )
-    return DriftPage(items=items)
+    return DriftPage(items=reach_out(session, user_id=user.id, now=datetime.now(UTC), k=k))
 
 
 @router.post("/links")

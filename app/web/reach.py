@@ -1,7 +1,8 @@
 """The Reach out page (valued people you are drifting away from, with their recent posts
-as openers) and the digest in the reader. Both read through the same functions as the API
-(:func:`app.api.people.read_drifting`, :func:`app.jobs.digest.build_digest`); the page's script
-(static/reach.js) snoozes and dismisses through the API."""
+as openers and the ways back) and the digest in the reader. Both read through the same
+functions as the API (:func:`app.people.reach.reach_out`, :func:`app.jobs.digest.build_digest`);
+the page's script (static/reach.js) replies, records "I reached out", snoozes and dismisses
+through the API."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.api.deps import SessionDep
-from app.api.people import read_drifting
 from app.jobs.digest import build_digest
-from app.schemas import DriftOut, TimelineItem
+from app.people.dates import upcoming_dates
+from app.people.reach import reach_out
+from app.schemas import DriftOut, OpenerOut
 from app.web.common import WebUser, page
 from ingest.sanitize import plain_text
 
@@ -41,7 +43,7 @@ def days_text(days: float) -> str:
 class Opener:
     """A recent post of theirs to reply to."""
 
-    item: TimelineItem
+    item: OpenerOut
     snippet: str
 
 
@@ -78,8 +80,13 @@ def drift_views(drifts: list[DriftOut]) -> list[DriftView]:
 @router.get("/reach-out", response_class=HTMLResponse)
 def reach_out_page(request: Request, session: SessionDep, user: WebUser) -> Response:
     """Valued people you are losing touch with, most overdue first."""
-    drifts = read_drifting(session, user, k=3.0).items
-    return page(request, "reach_out.html", user, drifts=drift_views(drifts), now=datetime.now(UTC))
+    assert user.id is not None
+    now = datetime.now(UTC)
+    drifts = reach_out(session, user_id=user.id, now=now, k=3.0)
+    upcoming = upcoming_dates(session, user_id=user.id, today=now.date())
+    return page(
+        request, "reach_out.html", user, drifts=drift_views(drifts), upcoming=upcoming, now=now
+    )
 
 
 def parse_since(raw: str | None) -> datetime | None:
