@@ -162,6 +162,33 @@ def export_opml_cmd(user: Annotated[str, typer.Option("--user")]) -> None:
         sys.stdout.write("\n")
 
 
+@cli.command("import-vcard")
+def import_vcard_cmd(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    user: Annotated[str, typer.Option("--user")],
+) -> None:
+    """Import people from an address book (a vCard file); a refused file exits non-zero."""
+    from app.people.vcard import import_vcards
+    from ingest.vcard import MAX_BYTES
+
+    settings = _settings()
+    upgrade_database(settings.database_url)
+    with file.open("rb") as handle:
+        content = handle.read(MAX_BYTES + 1)  # one byte over the cap is enough to refuse
+    try:
+        with session_scope(get_engine(settings.database_url)) as session:
+            report = import_vcards(
+                session, user_id=_user_id(session, user), content=content, now=datetime.now(UTC)
+            )
+    except AppError as exc:
+        raise _fail(exc.code, exc.message) from None
+    for skipped in report.skipped:
+        typer.echo(f"skipped {skipped.code}: {skipped.message}", err=True)
+    typer.echo(
+        f"created={len(report.created)} updated={len(report.updated)} skipped={len(report.skipped)}"
+    )
+
+
 @cli.command("ingest")
 def ingest_cmd(
     once: Annotated[

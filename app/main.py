@@ -29,6 +29,7 @@ from app.api import (
     sources,
     timeline,
     tokens,
+    vcard,
 )
 from app.api.errors import install_error_handlers
 from app.config import Settings, get_settings
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
     app.include_router(me.router, prefix=api_prefix)
     # before people: /people/upcoming must not be taken for /people/{person_id}
     app.include_router(contacts.router, prefix=api_prefix)
+    app.include_router(vcard.router, prefix=api_prefix)  # /people/vcard, likewise
     app.include_router(people.router, prefix=api_prefix)
     app.include_router(digest.router, prefix=api_prefix)
     app.include_router(tokens.router, prefix=api_prefix)
