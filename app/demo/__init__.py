@@ -24,6 +24,7 @@ from sqlmodel import col, select
 from app.db import session_scope
 from app.jobs.subscriptions import add_source
 from app.models import Person, Source
+from app.storage import contacts as contact_store
 from app.storage import people as people_store
 from app.storage import users as user_store
 from ingest.guard import GuardPolicy
@@ -183,4 +184,29 @@ def seed_demo_contacts(engine: Engine, *, now: datetime | None = None) -> int:
                 for days, direction, kind in info["contacts"]
             ]
             added += people_store.record_interactions(session, user_id=user.id, rows=rows)
+            logged = [  # the contact log: contact Kith could not have seen
+                {
+                    "person_id": person.id,
+                    "direction": direction,
+                    "kind": kind,
+                    "at": now - timedelta(days=days),
+                    "external_id": f"demo:{name}:{days}:{direction}:{kind}",
+                    "logged": True,
+                    "note": note,
+                }
+                for days, direction, kind, note in info.get("logged", [])
+            ]
+            added += people_store.record_interactions(session, user_id=user.id, rows=logged)
+            # dates to remember: [kind, in how many days, how many years ago]
+            for kind, in_days, years in info.get("dates", []):
+                on = (now + timedelta(days=in_days)).date()
+                contact_store.set_date(
+                    session,
+                    user_id=user.id,
+                    person_id=person.id,
+                    kind=kind,
+                    month=on.month,
+                    day=on.day,
+                    year=on.year - years,
+                )
     return added
