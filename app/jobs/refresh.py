@@ -34,6 +34,7 @@ from app.storage import sources as source_store
 from ingest import mastodon
 from ingest.errors import HTTPStatusError, IngestError
 from ingest.fetch import FetchPolicy, fetch, make_client
+from ingest.kinds import as_comments, looks_like_comments
 from ingest.mastodon import MastodonBatch
 from ingest.pool import ParsePool
 from ingest.schedule import (
@@ -387,6 +388,13 @@ def _store_outcome_once(
             stats.errors += 1
             return
         assert isinstance(outcome, FetchResult) and parsed is not None
+        # a comment feed filed as a plain feed (OPML, the add form, the CLI, the API
+        # without discovery) is recognised here, and its entries are comments at once
+        became_comments = source.kind == "feed" and looks_like_comments(parsed, source.url)
+        if became_comments:
+            source.kind = "comments"
+        if source.kind == "comments" and snapshot.kind != "comments":
+            parsed = as_comments(parsed)
         identity_ids = people_store.resolve_identities(
             session,
             user_id=source.user_id,
@@ -396,6 +404,10 @@ def _store_outcome_once(
         counts = item_store.upsert_entries(
             session, source=source, entries=parsed.entries, identity_ids=identity_ids, now=now
         )
+        if source.kind == "comments" and (
+            became_comments or threads.ADOPT_FLAG in (source.state or {})
+        ):
+            threads.adopt_stored_comments(session, source=source, now=now, options=options.threads)
         threads.after_store(session, source=source, feed=parsed, now=now, options=options.threads)
         interval = posting_interval(
             (e.published for e in parsed.entries), now=now, fallback=options.interval

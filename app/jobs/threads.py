@@ -10,15 +10,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 from urllib.parse import urlsplit
 
+from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from app.models import Identity, Item, Source
 from app.storage import people as people_store
+from ingest.kinds import comment_parent
 from ingest.types import EntryData, FeedData
 
 QUIET_AFTER = timedelta(days=30)
+# set on a source (in ``source.state``) whose stored items are comments not yet counted:
+# by migration 0012 for comment feeds once filed as plain feeds
+ADOPT_FLAG = "adopt_comments"
+_CHUNK = 500
+
+
+class Reply(Protocol):
+    """A comment as an entry of the fetched document or as a stored item."""
+
+    @property
+    def dedupe_key(self) -> str: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def in_reply_to(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +79,45 @@ def _items_by_key(session: Session, *, source_id: int, keys: list[str]) -> dict[
     return {i.dedupe_key: i for i in rows}
 
 
+def adopt_stored_comments(
+    session: Session, *, source: Source, now: datetime, options: ThreadOptions
+) -> None:
+    """A source just recognised as a comment feed (it was filed as a plain feed): its
+    stored items become comments (``in_reply_to`` from their ``post#comment-N`` links)
+    and count as contact like the comments of the fetched document. Interactions are
+    keyed by the comment's URL, so nothing is counted twice."""
+    assert source.id is not None
+    orphans = session.exec(
+        select(Item.id, Item.url).where(
+            Item.source_id == source.id,
+            col(Item.in_reply_to).is_(None),
+            col(Item.url).contains("#"),
+        )
+    ).all()
+    fixes = [
+        {"id": item_id, "in_reply_to": parent}
+        for item_id, url in orphans
+        if (parent := comment_parent(url)) is not None
+    ]
+    for start in range(0, len(fixes), _CHUNK):
+        session.execute(update(Item), fixes[start : start + _CHUNK])
+    me = people_store.self_keys(session, user_id=source.user_id)
+    stored = session.exec(
+        select(Item).where(Item.source_id == source.id, col(Item.in_reply_to).is_not(None))
+    ).all()
+    joined: set[str] = set()
+    for start in range(0, len(stored), _CHUNK):
+        joined |= _comment_interactions(
+            session, source=source, replies=stored[start : start + _CHUNK], me=me
+        )
+    if joined and options.threads_per_source > 0:
+        _follow_joined(session, user_id=source.user_id, post_urls=joined, now=now)
+    if ADOPT_FLAG in (source.state or {}):
+        source.state = {k: v for k, v in source.state.items() if k != ADOPT_FLAG}
+
+
 def _comment_interactions(
-    session: Session, *, source: Source, replies: list[EntryData], me: people_store.SelfKeys
+    session: Session, *, source: Source, replies: Sequence[Reply], me: people_store.SelfKeys
 ) -> set[str]:
     """A comment on the user's own blog is contact from its writer; the user's comment
     on someone's post is contact towards the post's author. Returns the posts the user
