@@ -10,12 +10,14 @@ the median gap between contacts) as the baseline the benchmark compares against.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
 
 from ranking.rhythm import DAY, GapStats, assess, epoch_days, gap_stats, pooled_prior, span
+from ranking.types import CLOSE_RELATIONSHIPS
 
 MIN_OVERDUE = 0.95  # flagged when a gap of theirs would have ended by now 95 times in 100
 
@@ -44,6 +46,32 @@ class Drift:
     importance: float = 1.0
 
 
+def importance_of(
+    *,
+    pinned: bool = False,
+    manual_weight: float | None = None,
+    relationships: Iterable[str] = (),
+    contacts_last_year: int = 0,
+    inbound: int = 0,
+    outbound: int = 0,
+) -> float:
+    """How much a person matters, from what is cheap and known: 1 for an ordinary valued
+    person; pinned, a close relationship (family, friend ...), much contact and contact
+    both ways raise it; the user's manual weight (-2..2) scales it by 0.5..1.5."""
+    value = 1.0 + (1.0 if pinned else 0.0)
+    kinds = {r.lower() for r in relationships}
+    if kinds & CLOSE_RELATIONSHIPS:
+        value += 0.6
+    elif kinds:
+        value += 0.25
+    value += 0.3 * min(math.log1p(max(contacts_last_year, 0)) / math.log(51.0), 1.0)
+    if inbound and outbound:
+        value += 0.2 * min(inbound, outbound) / max(inbound, outbound)
+    if manual_weight is not None:
+        value *= 1.0 + 0.25 * max(min(manual_weight, 2.0), -2.0)
+    return round(min(max(value, 0.1), 4.0), 3)
+
+
 def usual_gap_days(times: Sequence[datetime], *, default: float) -> float:
     """The median gap between consecutive contacts, in days; ``default`` with fewer than
     three contacts (two gaps) to learn from."""
@@ -70,9 +98,12 @@ def _candidate(h: History, *, now: datetime) -> bool:
         return False
     if h.snoozed_until is not None and h.snoozed_until > now:
         return False
-    last = max(t for t in h.contacts if t <= now) if h.contacts[0] <= now else None
-    if last is None:
-        return False
+    last = h.contacts[-1]
+    if last > now:  # future times (clock skew) are ignored
+        earlier = [t for t in h.contacts if t <= now]
+        if not earlier:
+            return False
+        last = max(earlier)
     return h.dismissed_at is None or h.dismissed_at < last
 
 

@@ -19,7 +19,7 @@ from app.storage.pagination import decode_cursor, encode_cursor
 from ingest.assemble import normalize_url
 from ingest.types import IdentityEvidence
 from ranking.identity import PersonSketch
-from ranking.relationships import History
+from ranking.relationships import History, importance_of
 
 
 def resolve_identities(
@@ -363,60 +363,90 @@ def split_identity(session: Session, *, user_id: int, person_id: int, identity_i
     return fresh
 
 
-RECENT_CONTACTS = 30
+RECENT_CONTACTS = 500  # per person: two years of near-daily contact
+HISTORY_DAYS = 3 * 365  # the rhythm model's memory; older contact is not loaded
 
 
 def contact_histories(session: Session, *, user_id: int, now: datetime) -> list[History]:
-    """Every person's contact times and recent posts, for :func:`ranking.relationships.drifting`."""
-    contacts: dict[int, list[datetime]] = {}
-    # the newest RECENT_CONTACTS per person are enough for the usual gap and the last
-    # contact, and keep the load small however long the history grows
+    """Every person's contact times (the last three years, at most RECENT_CONTACTS each;
+    seen or logged, any direction), recent posts and importance, for
+    :func:`ranking.relationships.drifting`."""
     table = Interaction.__table__
-    rank = (
-        sa.func.row_number()
-        .over(partition_by=table.c.person_id, order_by=table.c.at.desc())
-        .label("rank")
-    )
-    recent = (
-        sa.select(table.c.person_id, table.c.at, rank).where(table.c.user_id == user_id).subquery()
-    )
-    rows = session.connection().execute(
-        sa.select(recent.c.person_id, recent.c.at)
-        .where(recent.c.rank <= RECENT_CONTACTS)
-        .order_by(recent.c.person_id, recent.c.at)
-    )
-    for pid, at in rows:
-        contacts.setdefault(pid, []).append(at)
+    year_ago = now - timedelta(days=365)
+    recent = table.c.at >= year_ago
+    # over the last year: in (or both, logged by the user) and out (or both)
+    ways_in = sa.func.sum(sa.case((sa.and_(table.c.direction != "out", recent), 1), else_=0))
+    ways_out = sa.func.sum(sa.case((sa.and_(table.c.direction != "in", recent), 1), else_=0))
+    scope = (table.c.user_id == user_id, table.c.at >= now - timedelta(days=HISTORY_DAYS))
+    connection = session.connection()
+    contacts: dict[int, list[datetime]] = {}
+    ways: dict[int, tuple[int, int]] = {}
+    if connection.dialect.name == "sqlite":
+        # one row per person with their times as SQLite's naive UTC text, parsed here
+        # once capped: row-by-row fetching and type processing were most of the time
+        joined = sa.func.group_concat(sa.type_coerce(table.c.at, sa.String), ",")
+        parse = datetime.fromisoformat
+        for pid, text, n_in, n_out in connection.execute(
+            sa.select(table.c.person_id, joined, ways_in, ways_out)
+            .where(*scope)
+            .group_by(table.c.person_id)
+        ):
+            found = text.split(",")
+            found.sort()  # the text sorts in time order
+            # "+00:00" makes an aware time in one C call (a tzinfo= replace costs 6x more)
+            contacts[pid] = [parse(f"{t}+00:00") for t in found[-RECENT_CONTACTS:]]
+            ways[pid] = (int(n_in or 0), int(n_out or 0))
+    else:
+        for pid, at in connection.execute(sa.select(table.c.person_id, table.c.at).where(*scope)):
+            contacts.setdefault(pid, []).append(at)
+        for times in contacts.values():
+            times.sort()
+            del times[:-RECENT_CONTACTS]
+        for pid, n_in, n_out in connection.execute(
+            sa.select(table.c.person_id, ways_in, ways_out)
+            .where(*scope)
+            .group_by(table.c.person_id)
+        ):
+            ways[pid] = (int(n_in or 0), int(n_out or 0))
     if not contacts:
         return []
     posts: dict[int, list[datetime]] = {}
-    since = now - timedelta(days=365)
     for pid, published in session.execute(
         select(Identity.person_id, Item.published)
         .join(Item, col(Item.identity_id) == Identity.id)
-        .where(Item.user_id == user_id, col(Item.published) >= since)
+        .where(Item.user_id == user_id, col(Item.published) >= year_ago)
     ).all():
         if pid in contacts:
             posts.setdefault(pid, []).append(
                 published if published.tzinfo else published.replace(tzinfo=UTC)
             )
-    people = {
-        p.id: p
-        for p in session.exec(
-            select(Person).where(Person.user_id == user_id, col(Person.is_self).is_(False))
-        ).all()
-    }
-    year_ago = now - timedelta(days=365)
+    person = Person.__table__
+    people = connection.execute(
+        sa.select(
+            person.c.id,
+            person.c.pinned,
+            person.c.manual_weight,
+            person.c.relationships,
+            person.c.cadence_days,
+            person.c.snoozed_until,
+            person.c.dismissed_at,
+        ).where(person.c.user_id == user_id, person.c.is_self.is_(False), person.c.muted.is_(False))
+    )
+    two_years_ago = now - timedelta(days=730)
     out = []
-    for pid, times in contacts.items():
-        person = people.get(pid)
-        if person is None or person.muted:
+    for pid, pinned, manual, relationships, cadence, snoozed, dismissed in people:
+        times = contacts.get(pid)
+        if times is None:
             continue
+        inbound, outbound = ways.get(pid, (0, 0))
+        last_three = [t for t in times[-3:] if t >= two_years_ago]
         valued = bool(
-            person.pinned
-            or (person.manual_weight or 0) > 0
-            or person.relationships
-            or sum(1 for t in times if t >= year_ago) >= 3
+            pinned
+            or (manual or 0) > 0
+            or relationships
+            # three contacts in two years, not all on one day (a slow friend counts; one
+            # exchange of replies with a stranger does not)
+            or (len(last_three) == 3 and (last_three[-1] - last_three[0]).total_seconds() >= 86400)
         )
         out.append(
             History(
@@ -424,9 +454,17 @@ def contact_histories(session: Session, *, user_id: int, now: datetime) -> list[
                 contacts=times,
                 posts=posts.get(pid, ()),
                 valued=valued,
-                cadence_days=person.cadence_days,
-                snoozed_until=person.snoozed_until,
-                dismissed_at=person.dismissed_at,
+                cadence_days=cadence,
+                snoozed_until=snoozed,
+                dismissed_at=dismissed,
+                importance=importance_of(
+                    pinned=pinned,
+                    manual_weight=manual,
+                    relationships=relationships or (),
+                    contacts_last_year=inbound + outbound,
+                    inbound=inbound,
+                    outbound=outbound,
+                ),
             )
         )
     return out
