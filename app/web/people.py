@@ -66,6 +66,8 @@ def identity_view(kind: str, value: str) -> IdentityView:
         return IdentityView("Email", "address known (stored hashed)")
     if kind == "name":
         return IdentityView("Name", value)
+    if kind == "vcard_uid":  # the card's UID (or name), for matching a re-import
+        return IdentityView("Address book", "imported from a vCard")
     return IdentityView(kind.replace("_", " ").capitalize(), value)
 
 

@@ -129,6 +129,10 @@ def opml(url: str) -> bytes:
     ).encode()
 
 
+def vcard(url: str) -> bytes:
+    return f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Sweep Contact\r\nURL:{url}\r\nEND:VCARD\r\n".encode()
+
+
 def pair_body(_: Owner, o: Owner) -> object:
     return {"a": o.pair[0], "b": o.pair[1]}
 
@@ -175,6 +179,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", f"{API}/people"): Case(MINE, query={"limit": "200"}, shows=True),
     ("GET", f"{API}/people/drifting"): Case(MINE),
     ("POST", f"{API}/people/links"): Case(MINE, step=1),
+    # a card naming the owner's feed URL: the caller gets a person of their own
+    ("POST", f"{API}/people/vcard"): Case(MINE, body=lambda c, o: vcard(o.feed_url), step=1),
     ("GET", f"{API}/people/suggestions"): Case(MINE, shows=True),
     ("GET", f"{API}/digest"): Case(MINE, query={"since": "2000-01-01T00:00:00Z"}, shows=True),
     ("GET", f"{API}/tokens"): Case(MINE, shows=True),
