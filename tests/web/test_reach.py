@@ -1,16 +1,39 @@
 """Reach out and the digest in Chromium: who is drifting (the demo's Sam Okafor), with
-openers; snooze and dismiss take them off the list; the digest over a day and a week."""
+openers; snooze and dismiss take them off the list; the digest over a day and a week.
+With the demo user's own Mastodon account on a fake instance (loopback, allow-listed):
+a reply composed on the page reaches the instance; "I reached out" takes someone off."""
 
 from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import LiveServer, login, screenshot
+from tests.fake_mastodon import TOKEN, FakeMastodon
+from tests.web.conftest import LiveServer, login, screenshot, start_live_server
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeMastodon]:
+    server = FakeMastodon()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, fake: FakeMastodon
+) -> Iterator[LiveServer]:
+    """The demo, with the fake Mastodon instance allow-listed and a quick scheduler."""
+    env = {"KITH_ALLOWED_HOSTS": json.dumps([fake.host]), "KITH_SCHEDULER_TICK_SECONDS": "1"}
+    with start_live_server(tmp_path_factory.mktemp("kith-reach"), env) as server:
+        yield server
 
 
 def drifting(live_server: LiveServer) -> list[dict[str, Any]]:
@@ -76,10 +99,15 @@ def test_reach_out_openers_snooze_and_dismiss(page: Page, live_server: LiveServe
     expect(card.locator(".reason")).to_have_text(sam["why"])
     # openers: their recent posts, linking out safely, with when
     openers = card.locator(".opener")
-    expect(openers.locator("a")).to_have_text([o["title"] for o in sam["openers"]])
+    expect(openers.locator(".opener-head a")).to_have_text([o["title"] for o in sam["openers"]])
     assert len(sam["openers"]) >= 1
     for n, opener in enumerate(sam["openers"]):
-        link = openers.nth(n).locator("a")
+        link = openers.nth(n).locator(".opener-head a")
+        # and the ways back from it, as the API gives them (a comment: its thread)
+        ways = openers.nth(n).locator("a.way")
+        expect(ways).to_have_text([w["label"] for w in opener["ways"]])
+        for m, way in enumerate(opener["ways"]):
+            expect(ways.nth(m)).to_have_attribute("href", way["url"])
         expect(link).to_have_attribute("href", opener["url"])
         expect(link).to_have_attribute("rel", "noopener noreferrer")
         expect(openers.nth(n).locator("time")).to_have_attribute(
@@ -124,3 +152,78 @@ def test_reach_out_fits_a_phone(page: Page, live_server: LiveServer) -> None:
         page.goto(path)
         expect(page.locator("h1")).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+
+
+def person_named(live_server: LiveServer, name: str) -> dict[str, Any]:
+    """Wait for the scheduler's first sync of the account to bring ``name`` in."""
+    for _ in range(120):
+        found = live_server.api("GET", "/people?limit=200")
+        assert isinstance(found, dict)
+        for p in found["items"]:
+            if p["name"] == name:
+                return dict(p)
+        time.sleep(0.25)
+    raise AssertionError(f"{name} never arrived: {live_server.log.read_text()[-2000:]}")
+
+
+def drifting_from_mastodon(live_server: LiveServer, fake: FakeMastodon) -> list[dict[str, Any]]:
+    """Kim and Max post on the demo user's own instance (the fake); five weekly contacts
+    with each, the last two months ago, make them drifting."""
+    fake.me = fake.account("demo")
+    statuses = []
+    for username, name in (("kim", "Kim Lee"), ("max", "Max Moro")):
+        status = fake.status(fake.account(username, name), f"<p>{name} moved house</p>")
+        fake.home.insert(0, status)
+        statuses.append(status)
+    live_server.api("POST", "/sources", json.dumps({"url": fake.base, "token": TOKEN}).encode())
+    now = datetime.now(UTC)
+    for name in ("Kim Lee", "Max Moro"):
+        person = person_named(live_server, name)
+        for n in range(5):
+            at = (now - timedelta(days=60 + 7 * n)).isoformat()
+            body = {"kind": "call", "direction": "in", "at": at}
+            live_server.api("POST", f"/people/{person['id']}/contacts", json.dumps(body).encode())
+    return statuses
+
+
+def test_reply_on_mastodon_and_i_reached_out(
+    page: Page, live_server: LiveServer, fake: FakeMastodon
+) -> None:
+    kim_status, _ = drifting_from_mastodon(live_server, fake)
+    names = [d["person"]["name"] for d in drifting(live_server)]
+    assert {"Kim Lee", "Max Moro"} <= set(names)
+    login(page)
+    page.goto("/reach-out")
+    kim = page.locator("li.drift", has=page.locator("a.person", has_text="Kim Lee"))
+    max_ = page.locator("li.drift", has=page.locator("a.person", has_text="Max Moro"))
+    compose = kim.locator("form[data-compose]")
+    expect(compose).to_be_hidden()
+    kim.locator("button[data-reply-open]").first.click()
+    expect(compose).to_be_visible()
+    text = compose.locator("textarea")
+    expect(text).to_have_value(re.compile(r"^@kim@127\.0\.0\.1:\d+ $"))
+    expect(text).to_be_focused()
+    screenshot(page, "reach-out-compose")
+    text.fill(text.input_value() + "Congratulations on the new place!")
+    compose.locator("button[type=submit]").click()
+    expect(kim).to_have_count(0)
+    expect(page.locator("#toast")).to_contain_text("Replied to Kim Lee on Mastodon")
+    (posted,) = fake.posts
+    assert posted["in_reply_to_id"] == kim_status["id"]
+    assert posted["status"].endswith("Congratulations on the new place!")
+    assert "Kim Lee" not in [d["person"]["name"] for d in drifting(live_server)]
+
+    # "I reached out": recorded in the contact log, off the list, and still off on reload
+    expect(max_).to_have_count(1)
+    max_.locator("button[data-reach=reached]").click()
+    expect(max_).to_have_count(0)
+    expect(page.locator("#toast")).to_contain_text("you reached out to Max Moro")
+    assert "Max Moro" not in [d["person"]["name"] for d in drifting(live_server)]
+    page.reload()
+    expect(page.locator("a.person", has_text="Max Moro")).to_have_count(0)
+    expect(page.locator("a.person", has_text="Kim Lee")).to_have_count(0)
+    rows = live_server.rows(
+        "SELECT p.name, i.kind, i.logged FROM interaction i JOIN person p ON p.id = i.person_id"
+        " WHERE i.direction = 'out' AND p.name IN ('Kim Lee', 'Max Moro')"
+    )
+    assert sorted(rows) == [("Kim Lee", "reply", 0), ("Max Moro", "message", 1)]
