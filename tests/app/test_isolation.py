@@ -198,6 +198,11 @@ CASES: dict[tuple[str, str], Case] = {
         OWNED, body=lambda c, o: {"action": "like"}, ok=(204,), step=1
     ),
     ("DELETE", f"{API}/items/{{item_id}}"): Case(OWNED, ok=(204,), step=4),
+    ("GET", f"{API}/items/{{item_id}}/ways"): Case(OWNED),
+    # the owner's item is a feed post: refused as no Mastodon status, before any request
+    ("POST", f"{API}/items/{{item_id}}/reply"): Case(
+        OWNED, body=lambda c, o: {"text": "hello"}, ok=(422,), step=1
+    ),
     ("POST", f"{API}/people/suggestions/reject"): Case(OWNED, body=pair_body, ok=(204,), step=1),
     ("POST", f"{API}/people/suggestions/accept"): Case(OWNED, body=pair_body, step=2),
     ("GET", f"{API}/people/{{person_id}}"): Case(OWNED, shows=True),
