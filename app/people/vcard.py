@@ -174,17 +174,20 @@ def _store(
                 "merged; merge them on the People page if they are one person"
             )
     assert person.id is not None
+    added: list[Identity] = []
     for kind, value in keys:
         entry = known.get((kind, value))
         if entry is None:
-            identity = Identity(
-                user_id=user_id, person_id=person.id, kind=kind, value=value,
-                display_name=contact.name, created_at=now,
-            )  # fmt: skip
-            session.add(identity)
-            session.flush()
-            assert identity.id is not None
-            known[(kind, value)] = _Known(identity.id, person.id, contact.name)
+            added.append(
+                Identity(
+                    user_id=user_id,
+                    person_id=person.id,
+                    kind=kind,
+                    value=value,
+                    display_name=contact.name,
+                    created_at=now,
+                )  # fmt: skip
+            )
         elif kind == UID_KIND and entry.person_id == person.id:
             # the name the card gave last: a later import renames only if you did not
             row = session.get(Identity, entry.identity_id)
@@ -192,6 +195,11 @@ def _store(
                 row.display_name = contact.name
                 session.add(row)
             entry.display_name = contact.name
+    session.add_all(added)
+    session.flush()  # one flush for the card's new identities
+    for identity in added:
+        assert identity.id is not None
+        known[(identity.kind, identity.value)] = _Known(identity.id, person.id, contact.name)
     fresh = sorted(set(contact.relationships) - set(person.relationships or []))
     if fresh:
         person.relationships = sorted(set(person.relationships or []) | set(fresh))
