@@ -10,7 +10,7 @@ from app.api.deps import CurrentUser, SessionDep, SettingsDep
 from app.jobs.people_links import read_links
 from app.jobs.scoring import rescore_people
 from app.models import Person
-from app.people.cards import merge_suggestions, people_out, saved
+from app.people.cards import contact_by_direction, merge_suggestions, people_out, saved
 from app.people.reach import reach_out
 from app.schemas import (
     DriftPage,
@@ -26,7 +26,6 @@ from app.schemas import (
     WeightUpdate,
 )
 from app.storage import people as people_store
-from ranking.relationships import contacts_by_kind
 
 router = APIRouter(prefix="/people", tags=["people"])
 
@@ -111,7 +110,7 @@ def read_person(person_id: int, session: SessionDep, user: CurrentUser) -> Perso
     out.contact = {
         "last": contacts[-1][0].isoformat() if contacts else None,
         "count": len(contacts),
-        "last_year": contacts_by_kind(contacts, now=datetime.now(UTC)),
+        "last_year": contact_by_direction(contacts, now=datetime.now(UTC)),
     }
     return out
 

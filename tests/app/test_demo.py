@@ -22,7 +22,7 @@ def test_demo_ingests_posts_and_the_comment_thread(db_url: str) -> None:
         # a second start (new port, same database) keeps the items and adds no duplicates
         again = seed_demo(engine, base_url=server.base_url, guard=settings.fetch_policy().guard)
         assert refresh_due(engine, RefreshOptions(policy=settings.fetch_policy())).new_items == 0
-        assert seed_demo_contacts(engine) == 20
+        assert seed_demo_contacts(engine) == 21  # 20 seen, 1 logged (a meeting with Maya)
         assert seed_demo_contacts(engine) == 0  # idempotent
         with TestClient(create_app(settings)) as client:
             auth = {"Authorization": f"Bearer {again.token}"}
