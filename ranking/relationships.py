@@ -19,7 +19,7 @@ from statistics import median
 from ranking.rhythm import DAY, GapStats, assess, epoch_days, gap_stats, pooled_prior, span
 from ranking.types import CLOSE_RELATIONSHIPS
 
-MIN_OVERDUE = 0.95  # flagged when a gap of theirs would have ended by now 95 times in 100
+MIN_OVERDUE = 0.975  # flagged when a gap of theirs would have ended by now 39 times in 40
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,6 +160,7 @@ def gap_stats(days: Sequence[float]) -> GapStats:
             square += w * (x - mean) ** 2
             w *= decay
         square /= total
+        mean += _slowing(logs, decay=decay)
     return GapStats(
         contacts=len(days),
         episodes=len(starts),
@@ -169,6 +170,30 @@ def gap_stats(days: Sequence[float]) -> GapStats:
         var_log=square,
         last=days[-1],
     )
+
+
+def _slowing(logs: Sequence[float], *, decay: float) -> float:
+    """How much longer the next gap is likely to be than the weighted mean says, when the
+    recent gaps are lengthening (least-squares slope of log gap over the last dozen
+    episodes, shrunk towards zero for short runs, at most a doubling). A quickening
+    rhythm adds nothing: reaching out sooner than the usual gap is not needed."""
+    recent = list(logs[-12:])
+    m = len(recent)
+    if m < 6:
+        return 0.0
+    xbar = (m - 1) / 2
+    ybar = sum(recent) / m
+    slope = sum((j - xbar) * (y - ybar) for j, y in enumerate(recent)) / sum(
+        (j - xbar) ** 2 for j in range(m)
+    )
+    if slope <= 0:
+        return 0.0
+    # the weighted mean sits at the recency-weighted centre of the gaps; the next gap
+    # comes one step after the last
+    weights = [decay ** (len(logs) - 1 - j) for j in range(len(logs))]
+    centre = sum(w * j for j, w in enumerate(weights)) / sum(weights)
+    ahead = len(logs) - centre
+    return min(slope * ahead * m / (m + 6), math.log(2.0))
 
 
 def pooled_prior(stats: Iterable[GapStats], *, min_gaps: int = 3) -> Prior:

@@ -371,6 +371,8 @@ def contact_histories(session: Session, *, user_id: int, now: datetime) -> list[
     """Every person's contact times (the last three years, at most RECENT_CONTACTS each;
     seen or logged, any direction), recent posts and importance, for
     :func:`ranking.relationships.drifting`."""
+    from bisect import bisect_left
+
     table = Interaction.__table__
     year_ago = now - timedelta(days=365)
     recent = table.c.at >= year_ago
@@ -439,14 +441,14 @@ def contact_histories(session: Session, *, user_id: int, now: datetime) -> list[
         if times is None:
             continue
         inbound, outbound = ways.get(pid, (0, 0))
-        last_three = [t for t in times[-3:] if t >= two_years_ago]
+        first = bisect_left(times, two_years_ago)
         valued = bool(
             pinned
             or (manual or 0) > 0
             or relationships
             # three contacts in two years, not all on one day (a slow friend counts; one
             # exchange of replies with a stranger does not)
-            or (len(last_three) == 3 and (last_three[-1] - last_three[0]).total_seconds() >= 86400)
+            or (len(times) - first >= 3 and (times[-1] - times[first]).total_seconds() >= 86400)
         )
         out.append(
             History(
