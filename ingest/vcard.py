@@ -85,13 +85,16 @@ class CardDate:
 
 @dataclass(frozen=True, slots=True)
 class VCardContact:
-    """One card. E-mail addresses only as their hashes; URLs normalised as feed authors'."""
+    """One card. E-mail addresses as their hashes (matching a feed author's hashed
+    e-mail) and, since the user gave them, in the clear for ``mailto:`` links; URLs
+    normalised as feed authors'."""
 
     index: int  # 1-based position in the file
     uid: str | None
     name: str
     nicknames: tuple[str, ...] = ()
     email_hashes: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()  # the addresses themselves, lowercased
     urls: tuple[str, ...] = ()
     accts: tuple[str, ...] = ()  # user@host, lowercase, as the Mastodon ingest keys them
     birthday: CardDate | None = None
@@ -283,7 +286,7 @@ def _card(block: _Block) -> VCardContact:
     if not name:
         raise _BadCard("it has no name (FN or N)")
     uid = next((ln.value.strip() for ln in _props(lines, "UID") if ln.value.strip()), None)
-    emails, urls, accts = _identities(lines, name=name, notes=notes)
+    emails, urls, accts, clear = _identities(lines, name=name, notes=notes)
     birthday = None
     for ln in _props(lines, "BDAY")[:1]:
         birthday = _date(ln, kind="birthday", label="", version=version, notes=notes)
@@ -305,6 +308,7 @@ def _card(block: _Block) -> VCardContact:
         name=name[:NAME_CHARS],
         nicknames=nicknames,
         email_hashes=emails,
+        emails=clear,
         urls=urls,
         accts=accts,
         birthday=birthday,
@@ -362,8 +366,9 @@ def _name(lines: Sequence[_Line]) -> str:
 
 def _identities(
     lines: Sequence[_Line], *, name: str, notes: list[str]
-) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     emails: list[str] = []
+    clear: list[str] = []
     urls: list[str] = []
     accts: list[str] = []
     for ln in _props(lines, "EMAIL"):
@@ -374,6 +379,7 @@ def _identities(
             continue
         # the very function the feed ingest keys authors' e-mails with (a hash only)
         emails.append(identity_for(AuthorData(email=address), site="", fallback_name=name).value)
+        clear.append(address.lower()[:320])
     for ln in _props(lines, "URL"):
         url = _web_url(_unescape(ln.value).strip())
         if url is None:
@@ -404,7 +410,7 @@ def _identities(
             acct = acct_of(value, handle_ok=True)
             if acct:
                 accts.append(acct)
-    return _unique(emails), _unique(urls), _unique(accts)
+    return _unique(emails), _unique(urls), _unique(accts), _unique(clear)
 
 
 def _web_url(value: str) -> str | None:

@@ -73,6 +73,8 @@ def card_keys(contact: VCardContact) -> list[tuple[str, str]]:
     uid = contact.uid or "name:" + normalize_name(contact.name)
     keys = [(UID_KIND, uid)]
     keys += [("email_sha256", h) for h in contact.email_hashes]
+    # the address itself too: the user gave it, and Reach out offers a mailto: with it
+    keys += [("email", e) for e in contact.emails]
     keys += [("url", u) for u in contact.urls]
     keys += [("acct", a) for a in contact.accts]
     return list(dict.fromkeys(keys))
