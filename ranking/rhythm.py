@@ -86,10 +86,10 @@ class Assessment:
 
 
 def span(days: float) -> str:
-    """A duration in words a person would use: 9 days, 45 days, 5 months, 1.5 years."""
+    """A duration in words a person would use: 9 days, 40 days, 2 months, 1.5 years."""
     if days < 1.5:
         return "1 day" if days >= 0.5 else "less than a day"
-    if days < 60:
+    if days < 45:
         return f"{round(days)} days"
     if days < 548:
         months = round(days / 30.44)

@@ -1,0 +1,157 @@
+"""The rhythm model on constructed histories (pure: ranking.rhythm, ranking.relationships)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from ranking.relationships import History, drifting, drifting_median_rule, importance_of
+from ranking.rhythm import Prior, assess, epoch_days, gap_stats, pooled_prior, span, split_gap
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+POSTS = [NOW - timedelta(days=d) for d in (9, 5, 1)]
+
+
+def ago(*days: float) -> list[datetime]:
+    return sorted(NOW - timedelta(days=d) for d in days)
+
+
+def valued(pid: int, contacts: list[datetime], **kw: object) -> History:
+    return History(person_id=pid, contacts=contacts, posts=POSTS, valued=True, **kw)  # type: ignore[arg-type]
+
+
+def bursts(last_burst_days_ago: float, *, every: float = 60, count: int = 5) -> list[datetime]:
+    """``count`` bursts of five replies in three days, ``every`` days apart."""
+    days = []
+    for b in range(count):
+        start = last_burst_days_ago + 3 + b * every
+        days += [start - x for x in (0, 0.5, 1.2, 2.1, 3.0)]
+    return ago(*days)
+
+
+def steady(every: float, *, silent: float, count: int = 12) -> list[datetime]:
+    return ago(*(silent + n * every for n in range(count)))
+
+
+def others() -> list[History]:
+    """A user's other people, for the pooled prior: a few rhythms from weekly to monthly."""
+    return [valued(100 + n, steady(every, silent=1)) for n, every in enumerate((7, 10, 14, 21, 30))]
+
+
+def test_a_burst_is_one_episode_and_days_after_it_nobody_is_drifting() -> None:
+    contacts = bursts(4)
+    stats = gap_stats(epoch_days(contacts, now=NOW))
+    assert stats.episodes == 5 and stats.contacts == 25 and stats.mean_episode_size == 5
+    person = valued(1, contacts)
+    assert drifting([person, *others()], now=NOW) == []
+    # the median rule learns "every half a day" from the same history and nags
+    assert [d.person_id for d in drifting_median_rule([person], now=NOW)] == [1]
+
+
+def test_a_burst_rhythm_overdue_by_months_is_flagged_and_explained() -> None:
+    (drift,) = drifting([valued(1, bursts(150)), *others()], now=NOW)
+    assert drift.person_id == 1 and drift.overdue > 0.975
+    assert 50 <= drift.usual_gap_days <= 62
+    assert drift.why.startswith("you usually talk every 2 months, in bursts; it has been 5 months")
+
+
+def test_a_steady_person_overdue_is_flagged_and_on_time_is_not() -> None:
+    assert drifting([valued(1, steady(7, silent=5)), *others()], now=NOW) == []
+    (drift,) = drifting([valued(1, steady(7, silent=30)), *others()], now=NOW)
+    assert drift.usual_gap_days == 7.0 and drift.days_since_contact == 30.0
+    assert "every 7 days" in drift.why and "it has been 30 days" in drift.why
+
+
+def test_a_slowing_rhythm_is_followed() -> None:
+    # gaps lengthening from 5 to 30 days: 40 days after the last is not 8 usual gaps late
+    gaps = [5, 6, 7, 9, 11, 13, 16, 19, 23, 27, 30]
+    days, t = [40.0], 40.0
+    for g in reversed(gaps):  # back in time from the newest (longest) gap
+        t += g
+        days.append(t)
+    slowing = valued(1, ago(*days))
+    assert drifting([slowing, *others()], now=NOW) == []
+    assert [d.person_id for d in drifting_median_rule([slowing], now=NOW)] == [1]
+    # recent gaps count more: the usual gap is near the recent ones, not the old median
+    later = NOW + timedelta(days=120)
+    still_posting = History(
+        person_id=1, contacts=slowing.contacts, posts=[later - timedelta(days=1)], valued=True
+    )
+    (late,) = drifting([still_posting, *others()], now=later)
+    assert late.usual_gap_days > 15
+
+
+def test_a_cadence_overrides_the_learned_rhythm() -> None:
+    weekly = steady(7, silent=10)
+    assert drifting([valued(1, weekly, cadence_days=30), *others()], now=NOW) == []
+    monthly = steady(30, silent=12)
+    (drift,) = drifting([valued(1, monthly, cadence_days=10), *others()], now=NOW)
+    assert drift.usual_gap_days == 10 and "cadence goal" in drift.why and drift.overdue > 0.95
+
+
+def test_two_contacts_borrow_the_pooled_prior() -> None:
+    stats = [gap_stats(epoch_days(h.contacts, now=NOW)) for h in others()]
+    prior = pooled_prior(stats)
+    assert 9 < 2.718281828**prior.mu < 16  # the median of weekly..monthly people
+    two = gap_stats(epoch_days(ago(100, 90), now=NOW))
+    a = assess(two, prior=prior, now_days=NOW.timestamp() / 86400)
+    assert a.learned_from == 1 and "a guess from few contacts" in a.explain()
+    # the one gap of ten days is pulled towards the others, not taken as the truth
+    assert 10 < a.usual_gap_days < 2.718281828**prior.mu
+    assert a.overdue > 0.975  # 90 days is long for anyone among these people
+    fresh = assess(two, prior=prior, now_days=(NOW - timedelta(days=80)).timestamp() / 86400)
+    assert fresh.overdue < 0.5  # ten days after the second contact: nothing to say
+    assert pooled_prior(stats[:2]) == Prior()  # too few people: the fallback prior
+
+
+def test_order_is_overdue_times_importance() -> None:
+    plain = valued(1, steady(7, silent=60))
+    dear = valued(2, steady(7, silent=25), importance=3.0)
+    slight = valued(3, steady(7, silent=60), importance=0.5)
+    found = drifting([slight, plain, dear, *others()], now=NOW)
+    assert [d.person_id for d in found] == [2, 1, 3]
+    assert [d.importance for d in found] == [3.0, 1.0, 0.5]
+    assert all(0.975 <= d.overdue <= 1 for d in found)
+
+
+def test_importance_from_what_is_known() -> None:
+    assert importance_of() == 1.0
+    friend = importance_of(relationships=["Friend"])
+    colleague = importance_of(relationships=["colleague"])
+    assert friend > colleague > 1.0
+    assert importance_of(pinned=True) > friend
+    assert importance_of(contacts_last_year=50, inbound=25, outbound=25) > importance_of(
+        contacts_last_year=50, inbound=50, outbound=0
+    )
+    assert importance_of(manual_weight=-2) == 0.5 and importance_of(manual_weight=2) == 1.5
+
+
+def test_edge_cases_one_contact_same_instant_and_future_times() -> None:
+    one = gap_stats(epoch_days(ago(3), now=NOW))
+    assert one.episodes == 1 and one.weight == 0
+    same = gap_stats(epoch_days([NOW - timedelta(days=3)] * 6, now=NOW))
+    assert same.episodes == 1 and same.contacts == 6
+    # an instant given in another zone is the same instant; future times are ignored
+    zoned = (NOW - timedelta(days=3)).astimezone(timezone(timedelta(hours=9)))
+    assert epoch_days([zoned, NOW + timedelta(days=2)], now=NOW) == epoch_days(ago(3), now=NOW)
+    future = valued(1, [*steady(7, silent=30), NOW + timedelta(days=1)])
+    assert [d.person_id for d in drifting([future, *others()], now=NOW)] == [1]
+    only_future = valued(1, [NOW + timedelta(days=1)])
+    assert drifting([only_future, *others()], now=NOW) == []
+    assert drifting([valued(1, [NOW - timedelta(days=3)] * 6), *others()], now=NOW) == []
+    assert drifting([], now=NOW) == []
+
+
+def test_snooze_dismiss_muted_and_still_active_keep_their_meaning() -> None:
+    late = steady(7, silent=40)
+    assert drifting([valued(1, late, snoozed_until=NOW + timedelta(days=1))], now=NOW) == []
+    assert drifting([valued(1, late, dismissed_at=NOW - timedelta(days=1))], now=NOW) == []
+    quiet = History(person_id=1, contacts=late, posts=ago(200, 190), valued=True)
+    assert drifting([quiet], now=NOW) == []
+    assert drifting([History(person_id=1, contacts=late, posts=POSTS)], now=NOW) == []
+
+
+def test_the_split_gap_separates_bursts_from_silences() -> None:
+    assert split_gap([0.1, 0.4, 0.8, 55, 60, 62]) > 0.8
+    assert split_gap([0.1, 0.4, 0.8, 55, 60, 62]) < 55
+    assert split_gap([6, 7, 7, 8, 9]) == 1.0  # no jump: only same-day contact merges
+    assert span(0.2) == "less than a day" and span(40) == "40 days" and span(150) == "5 months"
