@@ -47,3 +47,22 @@ def test_the_checker_catches_a_wrong_arrow(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("from app.models import Item\nimport sqlalchemy as sa\n")
     assert imported_modules(bad) == ["app.models", "sqlalchemy"]
+
+
+# the faces share dependencies (sessions, the limiter) and templates, never handlers
+FACE_SHARED = {"app.web": {"app.api.deps"}, "app.api": {"app.web.common"}}
+
+
+def face_violations() -> list[str]:
+    found = []
+    for face, other in (("app.web", "app.api"), ("app.api", "app.web")):
+        folder = ROOT / face.replace(".", "/")
+        for path in sorted(folder.rglob("*.py")):
+            for name in imported_modules(path):
+                if name.startswith(other) and name not in FACE_SHARED[face]:
+                    found.append(f"{path.relative_to(ROOT)} imports {name}")
+    return found
+
+
+def test_the_api_and_the_reader_never_call_each_others_handlers() -> None:
+    assert face_violations() == []
