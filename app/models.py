@@ -175,6 +175,23 @@ class Item(SQLModel, table=True):
         sa.Index("ix_item_user_url", "user_id", "url"),
         # the ranked timeline is a range read of this index (ranking: rank_key)
         sa.Index("ix_item_user_rank", "user_id", "rank_key", "id"),
+        # the unread timeline is a range read of this one (read state: issue 18)
+        sa.Index(
+            "ix_item_user_unread_rank",
+            "user_id",
+            "rank_key",
+            "id",
+            sqlite_where=sa.text("read_at IS NULL"),
+            postgresql_where=sa.text("read_at IS NULL"),
+        ),
+        sa.Index(
+            "ix_item_user_saved",
+            "user_id",
+            "saved_at",
+            "id",
+            sqlite_where=sa.text("saved_at IS NOT NULL"),
+            postgresql_where=sa.text("saved_at IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -227,6 +244,10 @@ class Item(SQLModel, table=True):
         sa_column_kwargs={"server_default": "[]"},
     )
     scored_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # daily reading: when the user read it (opened, marked, scrolled past) and saved it;
+    # ingest never writes these, so they survive re-fetches and merges
+    read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    saved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class RankingModel(SQLModel, table=True):

@@ -90,16 +90,22 @@ def test_0012_files_misfiled_comment_feeds_as_comments(db_url: str) -> None:
             return row
 
         def item(src: Source, n: int, title: str, url: str, comments: str | None = None) -> None:
-            s.add(
-                Item(
+            # Core, naming the columns: the model has columns later revisions add
+            s.execute(
+                sa.insert(Item.__table__).values(  # type: ignore[attr-defined]
                     user_id=user.id,
                     source_id=src.id,
                     dedupe_key=f"k{n}",
                     url=url,
                     title=title,
+                    content="",
                     content_hash="h",
                     published=later,
+                    fetched_at=later,
                     comments_feed=comments,
+                    tags=[],
+                    enclosures=[],
+                    why=[],
                 )
             )
 
