@@ -1,6 +1,12 @@
 """A loopback farm of feeds for benchmarks: RSS 2.0 with content:encoded, Atom, and
 WordPress-style comment feeds, entries of 1-3 KB of HTML, served with ETag/304 and gzip
-from a separate process so the server does not share the measured process."""
+from a separate process so the server does not share the measured process.
+
+``Farm(..., blogs=True)`` is closer to real blogs (the ingest benchmark uses it):
+entries of 1-8 KB of HTML with figures, srcset images, relative and absolute links,
+code, embeds and a script the sanitizer drops; 10% of the feeds are Atom with
+``xhtml`` content and 10% carry 200+ entries; the feeds are spread over several hosts
+(ports), and a few sit on slow hosts (first-byte latency, a trickled body)."""
 
 from __future__ import annotations
 
@@ -9,47 +15,24 @@ import hashlib
 import multiprocessing as mp
 import random
 import socket
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 WORDS = (
-    "friend",
-    "garden",
-    "ferry",
-    "bread",
-    "lighthouse",
-    "river",
-    "mountain",
-    "letter",
-    "coffee",
-    "morning",
-    "evening",
-    "summer",
-    "winter",
-    "bicycle",
-    "kitchen",
-    "music",
-    "library",
-    "harbour",
-    "train",
-    "station",
-    "island",
-    "story",
-    "wedding",
-    "journey",
-    "window",
-    "garden",
-    "walk",
-    "mountain",
-    "rain",
-    "snow",
-    "sunlight",
-    "neighbour",
-    "family",
-)
+    "friend", "garden", "ferry", "bread", "lighthouse", "river", "mountain", "letter",
+    "coffee", "morning", "evening", "summer", "winter", "bicycle", "kitchen", "music",
+    "library", "harbour", "train", "station", "island", "story", "wedding", "journey",
+    "window", "garden", "walk", "mountain", "rain", "snow", "sunlight", "neighbour", "family",
+)  # fmt: skip
 BASE_TIME = datetime(2026, 11, 1, tzinfo=UTC)
+# blogs=True: hosts (ports) the feeds are spread over, the slow ones among them, and how
+# slow they are (seconds before the first byte; bytes per second of a body)
+HOSTS, SLOW_HOSTS = 12, 2
+SLOW_LATENCY, SLOW_RATE = 0.04, 512 * 1024
 
 
 def _paragraphs(rng: random.Random, size: int) -> str:
@@ -75,12 +58,67 @@ def _paragraphs(rng: random.Random, size: int) -> str:
     return "\n".join(out)
 
 
-def rss_feed(n: int, entries: int, rng: random.Random, base: str, threads: bool = False) -> bytes:
+def _blog_html(rng: random.Random, size: int) -> str:
+    """What blog engines publish: figures with srcset, relative and absolute links,
+    headings, code, lists, class/style attributes, the odd embed and script (both
+    dropped by the sanitizer). Well-formed XML as well, so it also serves as xhtml."""
+    out: list[str] = []
+    total = 0
+    while total < size:
+        words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 60)))
+        kind = rng.random()
+        n = rng.randint(1, 9999)
+        if kind < 0.15:
+            para = (
+                f'<p class="wp-block-paragraph">{words[:90]} <a href="https://example.org/{n}">a'
+                f' link</a>, <a href="/2026/11/{n}/" title="older post">an older post</a> and'
+                f" <em>{words[90:160]}</em> <strong>{words[160:200]}</strong>.</p>"
+            )
+        elif kind < 0.25:
+            para = (
+                '<figure class="wp-block-image size-large"><img loading="lazy" decoding="async"'
+                f' width="1024" height="683" src="https://img.example/{n}-1024x683.jpg"'
+                f' srcset="https://img.example/{n}-300x200.jpg 300w,'
+                f' https://img.example/{n}-1024x683.jpg 1024w" sizes="(max-width: 1024px) 100vw"'
+                f' alt="{words[:30]}" /><figcaption>{words[:60]}</figcaption></figure>'
+            )
+        elif kind < 0.3:
+            para = f'<h2 id="h-{n}">{words[:40]}</h2>'
+        elif kind < 0.35:
+            para = f'<pre class="code"><code>for x in range({n}):\n    print(x &lt; 3)</code></pre>'
+        elif kind < 0.42:
+            para = f"<ul><li>{words[:40]}</li><li>{words[40:80]}</li><li>{words[80:120]}</li></ul>"
+        elif kind < 0.46:
+            para = f"<blockquote><p>{words}</p><cite>{words[:20]}</cite></blockquote>"
+        elif kind < 0.48:
+            para = (
+                f'<iframe src="https://video.example/embed/{n}" width="560" height="315"></iframe>'
+            )
+        elif kind < 0.49:
+            para = f'<script>window.stats &amp;&amp; stats.track("{n}");</script>'
+        elif kind < 0.52:
+            para = f'<p style="text-align:center"><img src="/wp-content/{n}.png" alt="" /></p>'
+        else:
+            para = f"<p>{words}.</p>"
+        out.append(para)
+        total += len(para)
+    return "\n".join(out)
+
+
+def _body(rng: random.Random, blogs: bool) -> str:
+    if blogs:
+        return _blog_html(rng, rng.randint(1000, 8000))
+    return _paragraphs(rng, rng.randint(1000, 3000))
+
+
+def rss_feed(
+    n: int, entries: int, rng: random.Random, base: str, threads: bool = False, blogs: bool = False
+) -> bytes:
     items = []
     for i in range(entries):
         thread = f"<wfw:commentRss>{base}/thread/{n}/{i}.xml</wfw:commentRss>" if threads else ""
         when = format_datetime(BASE_TIME - timedelta(hours=i * 7 + n))
-        body = _paragraphs(rng, rng.randint(1000, 3000))
+        body = _body(rng, blogs)
         items.append(
             f"<item><title>Post {i} of blog {n}: {rng.choice(WORDS)}</title>"
             f'<link>{base}/blog{n}/post{i}/</link><guid isPermaLink="false">blog{n}-post{i}</guid>'
@@ -100,17 +138,26 @@ def rss_feed(n: int, entries: int, rng: random.Random, base: str, threads: bool 
     ).encode()
 
 
-def atom_feed(n: int, entries: int, rng: random.Random, base: str) -> bytes:
+def atom_feed(
+    n: int, entries: int, rng: random.Random, base: str, blogs: bool = False, xhtml: bool = False
+) -> bytes:
+    """Atom with ``type="html"`` content, or (``xhtml``) with the markup inline as XHTML."""
     items = []
     for i in range(entries):
         when = (BASE_TIME - timedelta(hours=i * 5 + n)).isoformat()
-        body = escape(_paragraphs(rng, rng.randint(1000, 3000)))
+        if xhtml:
+            content = (
+                '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">'
+                f"{_blog_html(rng, rng.randint(1000, 8000))}</div></content>"
+            )
+        else:
+            content = f'<content type="html">{escape(_body(rng, blogs))}</content>'
         items.append(
             f"<entry><title>Entry {i} by person {n}</title>"
             f'<link rel="alternate" href="{base}/atom{n}/{i}"/>'
             f"<id>tag:atom{n}.example,2026:{i}</id><published>{when}</published>"
             f'<updated>{when}</updated><category term="{rng.choice(WORDS)}"/>'
-            f'<content type="html">{body}</content></entry>'
+            f"{content}</entry>"
         )
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
@@ -122,12 +169,14 @@ def atom_feed(n: int, entries: int, rng: random.Random, base: str) -> bytes:
     ).encode()
 
 
-def comments_feed(n: int, entries: int, rng: random.Random, base: str) -> bytes:
+def comments_feed(
+    n: int, entries: int, rng: random.Random, base: str, blogs: bool = False
+) -> bytes:
     items = []
     for i in range(entries):
         who = f"Commenter {rng.randint(1, 400)}"
         when = format_datetime(BASE_TIME - timedelta(minutes=i * 37 + n))
-        body = _paragraphs(rng, rng.randint(1000, 3000))
+        body = _body(rng, blogs)
         items.append(
             f"<item><title>By: {who}</title>"
             f"<link>{base}/wp{n}/hello/#comment-{i}</link>"
@@ -145,36 +194,77 @@ def comments_feed(n: int, entries: int, rng: random.Random, base: str) -> bytes:
     ).encode()
 
 
+def feed_plan(feeds: int, entries: int, blogs: bool) -> list[tuple[str, int, int]]:
+    """(kind, entries, host) per feed. Plain: kinds rotate RSS / Atom / comments on one
+    host. ``blogs``: every tenth feed is xhtml Atom, every tenth (another one) has
+    200-260 entries, and the feeds spread over ``HOSTS`` hosts, the last
+    ``SLOW_HOSTS`` of them slow, which serve only every 25th feed."""
+    plan = []
+    for n in range(feeds):
+        kind = ("rss", "atom", "comments")[n % 3]
+        if not blogs:
+            plan.append((kind, entries, 0))
+            continue
+        count = 200 + (n * 7) % 61 if n % 10 == 5 else entries
+        if n % 10 == 0:
+            kind = "xhtml"
+        fast = HOSTS - SLOW_HOSTS
+        host = fast + (n // 25) % SLOW_HOSTS if n % 25 == 3 else n % fast
+        plan.append((kind, count, host))
+    return plan
+
+
 def build_farm(
-    feeds: int, entries: int, base: str, seed: int = 7, thread_comments: int = 0
+    feeds: int,
+    entries: int,
+    base: str | list[str],
+    seed: int = 7,
+    thread_comments: int = 0,
+    blogs: bool = False,
 ) -> dict[str, bytes]:
-    """path -> body; kinds rotate RSS / Atom / comments. With ``thread_comments``, every
-    RSS post names its own comment feed (``wfw:commentRss``), served with that many
-    comments: the load of following threads."""
+    """URL (or path, given one ``base``) -> body. With ``thread_comments``, every RSS
+    post names its own comment feed (``wfw:commentRss``), served with that many
+    comments: the load of following threads. ``base`` may list one base per host."""
+    bases = [base] if isinstance(base, str) else base
     rng = random.Random(seed)
     pages: dict[str, bytes] = {}
-    for n in range(feeds):
-        kind = n % 3
-        if kind == 0:
-            pages[f"/rss/{n}.xml"] = rss_feed(n, entries, rng, base, threads=thread_comments > 0)
-            for i in range(entries if thread_comments else 0):
-                pages[f"/thread/{n}/{i}.xml"] = comments_feed(
-                    n * 1000 + i, thread_comments, rng, f"{base}/blog{n}/post{i}"
+    for n, (kind, count, host) in enumerate(feed_plan(feeds, entries, blogs)):
+        b = bases[host % len(bases)]
+        prefix = "" if isinstance(base, str) else b
+        if kind == "rss":
+            pages[f"{prefix}/rss/{n}.xml"] = rss_feed(
+                n, count, rng, b, threads=thread_comments > 0, blogs=blogs
+            )
+            for i in range(count if thread_comments else 0):
+                pages[f"{prefix}/thread/{n}/{i}.xml"] = comments_feed(
+                    n * 1000 + i, thread_comments, rng, f"{b}/blog{n}/post{i}", blogs=blogs
                 )
-        elif kind == 1:
-            pages[f"/atom/{n}.xml"] = atom_feed(n, entries, rng, base)
+        elif kind in ("atom", "xhtml"):
+            pages[f"{prefix}/atom/{n}.xml"] = atom_feed(
+                n, count, rng, b, blogs=blogs, xhtml=kind == "xhtml"
+            )
         else:
-            pages[f"/comments/{n}.xml"] = comments_feed(n, entries, rng, base)
+            pages[f"{prefix}/comments/{n}.xml"] = comments_feed(n, count, rng, b, blogs=blogs)
     return pages
 
 
-def _serve(port: int, feeds: int, entries: int, thread_comments: int, ready: mp.Event) -> None:  # type: ignore[valid-type]
-    base = f"http://127.0.0.1:{port}"
-    pages = build_farm(feeds, entries, base, thread_comments=thread_comments)
+def _serve(
+    ports: list[int],
+    feeds: int,
+    entries: int,
+    thread_comments: int,
+    blogs: bool,
+    ready: mp.Event,  # type: ignore[valid-type]
+) -> None:
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    pages = build_farm(
+        feeds, entries, bases if blogs else bases[0], thread_comments=thread_comments, blogs=blogs
+    )
     prepared = {
         path: (body, gzip.compress(body, 5), '"' + hashlib.md5(body).hexdigest() + '"')  # noqa: S324
         for path, body in pages.items()
     }
+    slow = set(ports[HOSTS - SLOW_HOSTS :]) if blogs else set()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -182,7 +272,11 @@ def _serve(port: int, feeds: int, entries: int, thread_comments: int, ready: mp.
         disable_nagle_algorithm = True
 
         def do_GET(self) -> None:  # noqa: N802
-            page = prepared.get(self.path.split("?")[0])
+            port = self.server.server_address[1]
+            key = self.path.split("?")[0]
+            page = prepared.get(key if not blogs else f"http://127.0.0.1:{port}{key}")
+            if port in slow:
+                time.sleep(SLOW_LATENCY)
             if page is None:
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
@@ -205,7 +299,14 @@ def _serve(port: int, feeds: int, entries: int, thread_comments: int, ready: mp.
                 self.send_header("Content-Encoding", "gzip")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
+            if port not in slow:
+                self.wfile.write(payload)
+                return
+            step = SLOW_RATE // 10  # a trickle: a tenth of a second's worth at a time
+            for start in range(0, len(payload), step):
+                self.wfile.write(payload[start : start + step])
+                self.wfile.flush()
+                time.sleep(0.1)
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             pass
@@ -214,28 +315,46 @@ def _serve(port: int, feeds: int, entries: int, thread_comments: int, ready: mp.
         daemon_threads = True
         request_queue_size = 1024  # the listen backlog: must be set before bind/listen
 
-    server = Server(("127.0.0.1", port), Handler)
+    servers = [Server(("127.0.0.1", port), Handler) for port in ports]
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     ready.set()
-    server.serve_forever()
+    servers[0].serve_forever()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class Farm:
-    """Start with ``Farm(feeds, entries).start()``; ``urls`` lists every feed URL."""
+    """Start with ``Farm(feeds, entries).start()``; ``urls`` lists every feed URL,
+    ``hosts`` every ``host:port`` serving them, ``total`` the entries served."""
 
-    def __init__(self, feeds: int = 300, entries: int = 50, thread_comments: int = 0) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
+    def __init__(
+        self, feeds: int = 300, entries: int = 50, thread_comments: int = 0, blogs: bool = False
+    ) -> None:
+        self.ports = [_free_port() for _ in range(HOSTS if blogs else 1)]
+        self.port = self.ports[0]
         self.base = f"http://127.0.0.1:{self.port}"
+        self.hosts = [f"127.0.0.1:{port}" for port in self.ports]
         self.feeds, self.entries = feeds, entries
+        plan = feed_plan(feeds, entries, blogs)
+        self.total = sum(count for _, count, _ in plan)
+        self.slow_feeds = (
+            sum(1 for _, _, host in plan if host >= HOSTS - SLOW_HOSTS) if blogs else 0
+        )
+        bases = [f"http://127.0.0.1:{port}" for port in self.ports]
+        folder = {"rss": "rss", "atom": "atom", "xhtml": "atom", "comments": "comments"}
         self.urls = [
-            self.base + p for p in build_farm(feeds, 1, self.base) if not p.startswith("/thread/")
+            f"{bases[host]}/{folder[kind]}/{n}.xml" for n, (kind, _, host) in enumerate(plan)
         ]
         ctx = mp.get_context("spawn")
         self._ready = ctx.Event()
         self._proc = ctx.Process(
             target=_serve,
-            args=(self.port, feeds, entries, thread_comments, self._ready),
+            args=(self.ports, feeds, entries, thread_comments, blogs, self._ready),
             daemon=True,
         )
 

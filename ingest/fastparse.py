@@ -42,6 +42,10 @@ FEED_TYPES = ("application/atom+xml", "application/rss+xml", "application/feed+j
 _XML_DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _CHARSET = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._-]+)", re.IGNORECASE)
 _UTF8 = {"utf-8", "utf8"}
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param"}
+    | {"source", "track", "wbr"}
+)
 
 
 def _norm_charset(name: str) -> str:
@@ -70,6 +74,16 @@ def _text(el: etree._Element | None) -> str:
 
 
 def inner_xml(el: etree._Element) -> str:
+    # an empty non-void element (<iframe/>, <div/>, <a name="x"/>) is written out open and
+    # closed: read as HTML, "<iframe/>" would swallow everything after it as its text
+    for child in el.iterdescendants():
+        if (
+            child.text is None
+            and not len(child)
+            and isinstance(child.tag, str)
+            and child.tag.rpartition("}")[2].lower() not in _VOID
+        ):
+            child.text = ""
     parts = [escape(el.text or "", quote=False)]
     for child in el:
         parts.append(etree.tostring(child, encoding="unicode", with_tail=True))

@@ -72,6 +72,21 @@ def test_fast_path_agrees_on_generated_feeds(make) -> None:  # type: ignore[no-u
     assert_same(fast, slow)
 
 
+@pytest.mark.parametrize("xhtml", [False, True])
+@pytest.mark.parametrize("make", [rss_feed, atom_feed, comments_feed])
+def test_fast_path_agrees_on_blog_like_feeds(make, xhtml: bool) -> None:  # type: ignore[no-untyped-def]
+    """The ingest benchmark's farm (figures, srcset, relative links, embeds, scripts;
+    Atom with xhtml content, whose empty <iframe/> must not swallow what follows)."""
+    if xhtml and make is not atom_feed:
+        pytest.skip("xhtml content is an Atom construct")
+    extra = {"xhtml": True} if xhtml else {}
+    content = make(3, 20, random.Random(1), "https://farm.example", blogs=True, **extra)
+    fast, slow = both(content, "https://farm.example/feed", make is comments_feed)
+    assert len(fast.entries) == 20
+    assert_same(fast, slow)
+    assert all("&lt;p" not in e.content and "<script" not in e.content for e in fast.entries)
+
+
 @pytest.mark.parametrize(
     "content",
     [
