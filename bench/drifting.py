@@ -226,6 +226,7 @@ def publish(
     comments on the user's posts; returns (blog feeds, comment feeds)."""
     blogs, comment_feeds = [], []
     inbound: list[tuple[str, str, str, datetime]] = []
+    own: list[tuple[str, str, str, datetime]] = []
     for i, p in enumerate(people):
         site = f"https://p{i}.example"
         posts = [
@@ -236,9 +237,11 @@ def publish(
         if i in via_comments:
             for n, c in enumerate(x for x in p.contacts if x.recorded):
                 if c.direction == "in":
-                    inbound.append(
-                        (f"By: {p.name}", f"{SITE}/note-{n % 7}#comment-{i}-{n}", p.name, c.at)
-                    )
+                    # on a note the user had just posted (the user's own posting, too)
+                    note = f"{SITE}/note-{i}-{n}"
+                    inbound.append((f"By: {p.name}", f"{note}#comment-{i}-{n}", p.name, c.at))
+                    written = c.at - timedelta(hours=rng.uniform(1, 96))
+                    own.append((f"note {i}-{n}", note, ME, written))
                     continue
                 post = f"{site}/old-{n}"  # the post the user answered, just before
                 posts.append(
@@ -250,6 +253,9 @@ def publish(
         if mine:
             server.routes[f"/p{i}/comments"] = rss(f"Comments for {p.name}", site, mine, rng)
             comment_feeds.append(server.url(f"/p{i}/comments"))
+    own.sort(key=lambda row: row[3])
+    server.routes["/me/feed"] = rss("My blog", SITE, own[-100:], rng)
+    blogs.append(server.url("/me/feed"))
     inbound.sort(key=lambda row: row[3])
     for page in range(0, len(inbound), 100):
         server.routes[f"/me/comments/{page}"] = rss(

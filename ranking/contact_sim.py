@@ -3,10 +3,11 @@
 Each person follows one rhythm class, drawn from generators chosen to be unlike the
 rhythm model's own assumptions (gamma and Weibull gaps, skipped contacts, episodes of
 1..15 contacts spread over up to a week, calendar-bound seasonal contact, a slowing
-rate). The truth "the user should be told now" comes from the generative process: the
-person is valued and still posting, and the silence since their last *true* contact
-(recorded or not) is longer than 1.2 x the 97th percentile of their own gap process
-from that contact (drawn by Monte Carlo from the same generator). A faded relationship
+rate, off-rhythm single contacts). The truth "the user should be told now" comes from
+the generative process: the person is valued and still posting, and the silence since
+their last *true* contact (recorded or not) is longer than 1.2 x the 97th percentile of
+their own gap process from their last episode (drawn by Monte Carlo from the same
+generator). A faded relationship
 (class ``drifting``) simply stops producing contact, so its silence outgrows that limit.
 """
 
@@ -162,6 +163,12 @@ def person(rng: random.Random, *, name: str, klass: str, now: datetime) -> SimPe
             last_start = t
             t += gaps(rng, t)
         limit = max(_limit(rng, gaps, last_start) - (max(times) - last_start if times else 0), 1.0)
+        # off-rhythm contact now and then (a like, a chance meeting), while it lasts
+        until = min(horizon, fade if fade is not None else horizon, max(times))
+        x = rng.expovariate(1 / rng.uniform(120, 400))
+        while x < until:
+            times.append(x)
+            x += rng.expovariate(1 / rng.uniform(120, 400))
     times.sort()
     contacts = tuple(
         Contact(

@@ -82,13 +82,16 @@ def usual_gap_days(times: Sequence[datetime], *, default: float) -> float:
 
 
 def is_active(posts: Iterable[datetime], *, now: datetime, within_days: float) -> bool:
-    """Still posting: something within ``within_days`` (or three of their usual post gaps)."""
+    """Still posting: something within ``within_days``, or within three of their usual
+    post gaps, or within the longest pause they have already taken (and come back from)."""
     ordered = sorted(p for p in posts if p <= now)
     if not ordered:
         return False
     window = within_days
     if len(ordered) >= 3:
         window = max(window, 3 * usual_gap_days(ordered, default=within_days))
+        longest = max((b - a).total_seconds() for a, b in zip(ordered, ordered[1:], strict=False))
+        window = max(window, longest / DAY)
     return (now - ordered[-1]).total_seconds() / DAY <= window
 
 

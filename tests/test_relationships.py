@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ranking.relationships import History, contacts_by_kind, drifting, usual_gap_days
+from ranking.relationships import History, contacts_by_kind, drifting, is_active, usual_gap_days
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -95,3 +95,10 @@ def test_contacts_by_kind_splits_proactive_and_reactive() -> None:
         now=NOW,
     )
     assert counts == {"out": {"reply": 2}, "in": {"favourite": 1}}
+
+
+def test_active_allows_a_pause_they_have_taken_before() -> None:
+    # posting every few days, with one 60-day pause last spring; 45 days quiet now
+    posts = days_ago(45, 48, 51, 54, 57, 117, 120, 123, 126)
+    assert is_active(posts, now=NOW, within_days=30)
+    assert not is_active(days_ago(45, 48, 51, 54, 57), now=NOW, within_days=30)
