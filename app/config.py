@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins allowed to call the API from a browser (JSON list); empty: CORS off",
     )
+    retention_days: int = Field(
+        365,
+        ge=0,
+        description="Items published more than this many days ago are pruned once a day "
+        "(saved items, items with feedback the ranker needs and thread posts stay); 0 = never",
+    )
     retrain_hours: float = Field(
         6.0,
         gt=0,

@@ -348,3 +348,24 @@ class PersonDate(SQLModel, table=True):
     year: int | None = Field(default=None)
     remind_days: int = Field(default=7, sa_column_kwargs={"server_default": "7"})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class JobRun(SQLModel, table=True):
+    """One run of a periodic job per day (its unique row is the claim): the daily prune
+    runs once a day however many schedulers and API processes there are."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (sa.UniqueConstraint("name", "day", name="uq_job_run_name_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=50)
+    day: str = Field(max_length=10)  # the UTC date, YYYY-MM-DD
+    owner: str = Field(default="", max_length=200)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    result: dict[str, object] = Field(
+        default_factory=dict,
+        sa_type=sa.JSON,
+        nullable=False,
+        sa_column_kwargs={"server_default": "{}"},
+    )

@@ -24,6 +24,7 @@ EXPECTED_TABLES = {
     "item_tombstone",
     "merge_rejection",
     "person_date",
+    "job_run",
     "alembic_version",
 }
 

@@ -22,7 +22,8 @@ from typing import Any
 
 from app.config import Settings
 from app.db import get_engine, session_scope
-from app.jobs.tasks import RANK, RETRAIN, Tasks, make_tasks, mark_queued, refresh_options
+from app.jobs.prune import DailyPrune
+from app.jobs.tasks import RANK, RETRAIN, Tasks, make_tasks, mark_queued, refresh_options, worker_id
 from app.storage import leases
 
 __all__ = ["enqueue_due", "refresh_options", "run_scheduler"]
@@ -101,8 +102,13 @@ async def run_scheduler(
     tasks = tasks or make_tasks(settings)
     await tasks.broker.startup()
     retrained = time.monotonic()
+    # retention: once a day (the day's row in job_run decides which process runs it)
+    daily = DailyPrune(
+        get_engine(settings.database_url), days=settings.retention_days, owner=worker_id()
+    )
     try:
         while not stop.is_set():
+            daily.kick(datetime.now(UTC))
             try:
                 handed = await enqueue_due(settings, tasks)
                 if handed:
@@ -120,4 +126,5 @@ async def run_scheduler(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=settings.scheduler_tick_seconds)
     finally:
+        await daily.close()
         await tasks.broker.shutdown()
