@@ -27,6 +27,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # kith_text(): the search index's triggers on item call it (app.search.schema)
+    from app.search.schema import register_sqlite_functions
+
+    register_sqlite_functions(dbapi_connection)
 
 
 # the API's worker threads (40) can all hold a connection at once

@@ -26,6 +26,7 @@ from app.api import (
     metrics,
     people,
     reply,
+    search,
     sources,
     timeline,
     tokens,
@@ -38,6 +39,7 @@ from app.ratelimit import RateLimiter
 from app.web import people as web_people
 from app.web import reach as web_reach
 from app.web import routes as web_routes
+from app.web import search as web_search
 from app.web import sources as web_sources
 from app.web.common import install_web
 
@@ -132,6 +134,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
     api_prefix = "/api/v1"
     app.include_router(health.router, prefix=api_prefix)
     app.include_router(timeline.router, prefix=api_prefix)
+    app.include_router(search.router, prefix=api_prefix)
     app.include_router(sources.router, prefix=api_prefix)
     app.include_router(items.router, prefix=api_prefix)
     app.include_router(reply.router, prefix=api_prefix)
@@ -148,6 +151,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
     app.include_router(web_people.router)
     app.include_router(web_sources.router)
     app.include_router(web_reach.router)
+    app.include_router(web_search.router)
     install_web(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

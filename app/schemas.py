@@ -432,3 +432,21 @@ class UpcomingOut(BaseModel):
 
 class UpcomingPage(BaseModel):
     items: list[UpcomingOut]
+
+
+class SearchResult(TimelineItem):
+    """A timeline item found by a search, with where it matched."""
+
+    relevance: float = Field(description="Higher is a better match (for ordering only)")
+    snippet: str = Field(
+        description="Plain text around the matches, HTML-escaped, each match in <mark>"
+    )
+    snippet_text: str = Field(description="The same snippet as plain text")
+    marks: list[tuple[int, int]] = Field(
+        default_factory=list, description="[start, end) character offsets of the matches"
+    )
+
+
+class SearchPage(BaseModel):
+    items: list[SearchResult]
+    next_cursor: str | None
