@@ -155,3 +155,67 @@ def test_the_split_gap_separates_bursts_from_silences() -> None:
     assert split_gap([0.1, 0.4, 0.8, 55, 60, 62]) < 55
     assert split_gap([6, 7, 7, 8, 9]) == 1.0  # no jump: only same-day contact merges
     assert span(0.2) == "less than a day" and span(40) == "40 days" and span(150) == "5 months"
+
+
+# --- the storage path that feeds the model (SQLite and PostgreSQL) --------------------
+
+
+def test_contact_histories_feed_the_model(db_url: str) -> None:
+    from sqlalchemy import insert
+
+    from app.db import get_engine, session_scope
+    from app.models import Interaction, Person
+    from app.storage import contacts as contact_store
+    from app.storage import people as people_store
+    from app.storage import users as user_store
+
+    with session_scope(get_engine(db_url)) as s:
+        uid = user_store.create_user(s, name="rhythm").id
+        assert uid is not None
+        friend = Person(user_id=uid, name="Friend", relationships=["friend"])
+        burst = Person(user_id=uid, name="One burst")
+        busy = Person(user_id=uid, name="Busy", pinned=True)
+        s.add_all([friend, burst, busy])
+        s.flush()
+        assert friend.id and burst.id and busy.id
+        for n in range(4):  # logged by the user, some of it both ways, in another zone
+            contact_store.log_contact(
+                s,
+                user_id=uid,
+                person_id=friend.id,
+                kind="call",
+                direction=("both", "out")[n % 2],
+                at=(NOW - timedelta(days=40 + 30 * n)).astimezone(timezone(timedelta(hours=-5))),
+                note=None,
+                now=NOW,
+            )
+        rows = [
+            {"person_id": burst.id, "direction": "in", "at": NOW - timedelta(days=20, hours=h)}
+            for h in (0, 1, 2)  # three replies within hours: a stranger, not yet valued
+        ]
+        rows += [  # more than the cap, and some older than the history kept
+            {"person_id": busy.id, "direction": "in", "at": NOW - timedelta(hours=6 * n)}
+            for n in range(people_store.RECENT_CONTACTS + 50)
+        ]
+        rows += [{"person_id": busy.id, "direction": "out", "at": NOW - timedelta(days=2000)}]
+        s.execute(
+            insert(Interaction),
+            [
+                {"user_id": uid, "kind": "reply", "external_id": str(i), **r}
+                for i, r in enumerate(rows)
+            ],
+        )
+    with session_scope(get_engine(db_url)) as s:
+        found = {h.person_id: h for h in people_store.contact_histories(s, user_id=uid, now=NOW)}
+    mine = found[friend.id]
+    assert mine.valued and mine.contacts[-1] == NOW - timedelta(days=40)
+    assert all(t.tzinfo is not None and t.utcoffset() == timedelta(0) for t in mine.contacts)
+    assert list(mine.contacts) == sorted(mine.contacts)
+    # a close friend, contact both ways (logged "both" counts as both)
+    assert mine.importance == importance_of(
+        relationships=["friend"], contacts_last_year=6, inbound=2, outbound=4
+    )
+    assert not found[burst.id].valued and len(found[burst.id].contacts) == 3
+    heavy = found[busy.id]
+    assert len(heavy.contacts) == people_store.RECENT_CONTACTS  # the newest, none 2000 days old
+    assert heavy.contacts[-1] == NOW and heavy.importance > 2
