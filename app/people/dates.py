@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 
 from sqlmodel import Session, col, select
@@ -28,20 +29,9 @@ def date_info(row: PersonDate) -> DateInfo:
 
 
 def date_out(row: PersonDate, *, today: date) -> DateOut:
-    on = next_occurrence(row.month, row.day, today=today)
-    assert row.id is not None
-    return DateOut(
-        id=row.id,
-        person_id=row.person_id,
-        kind=row.kind,
-        label=row.label,
-        month=row.month,
-        day=row.day,
-        year=row.year,
-        remind_days=row.remind_days,
-        next=on,
-        days_until=(on - today).days,
-    )
+    info = date_info(row)
+    on = next_occurrence(info.month, info.day, today=today)
+    return DateOut(**asdict(info), next=on, days_until=(on - today).days)
 
 
 def person_dates(session: Session, *, user_id: int, person_id: int, today: date) -> list[DateOut]:
