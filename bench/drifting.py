@@ -140,24 +140,25 @@ def speed(people: int, interactions: int) -> None:
         url = f"sqlite:///{work}/kith.db"
         uid = build_speed_db(url, people=people, interactions=interactions, now=now)
         engine = get_engine(url)
-        best: tuple[float, float] | None = None
+        best: tuple[float, float, float] | None = None
         for _ in range(3):  # the best of three: other work on the machine only adds
+            cpu = time.process_time()  # SQLite runs in this process: CPU time is all of it
             started = time.perf_counter()
             with session_scope(engine) as s:
                 histories = people_store.contact_histories(s, user_id=uid, now=now)
             loaded = time.perf_counter()
             found = drifting(histories, now=now)
             done = time.perf_counter()
-            if best is None or done - started < sum(best):
-                best = (loaded - started, done - loaded)
+            if best is None or done - started < best[0] + best[1]:
+                best = (loaded - started, done - loaded, time.process_time() - cpu)
         assert best is not None
         print(f"{people} people, {interactions} interactions, {len(histories)} with contact")
         print(f"load histories from SQLite: {best[0]:.3f} s")
         print(f"compute drifting (pure):    {best[1]:.3f} s")
-        total = sum(best)
+        total = best[0] + best[1]
         print(
-            f"total: {total:.3f} s  (target < 1 s: {'met' if total < 1 else 'NOT met'}); "
-            f"{len(found)} people drifting"
+            f"total: {total:.3f} s, CPU {best[2]:.3f} s  "
+            f"(target < 1 s: {'met' if total < 1 else 'NOT met'}); {len(found)} people drifting"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
