@@ -156,9 +156,13 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/sources"): Case(WEB, shows=True),
     ("GET", "/reach-out"): Case(WEB),
     ("GET", "/digest"): Case(WEB),
+    ("GET", "/search"): Case(WEB),  # the page without q: the syntax help
     ("GET", f"{API}/feeds/{{token}}/atom.xml"): Case(FEED, shows=True),
     # the caller's own lists and writes
     ("GET", f"{API}/timeline"): Case(MINE, query={"limit": "200"}, shows=True),
+    ("GET", f"{API}/search"): Case(
+        MINE, query={"q": "quillfeather OR marchetti OR osei"}, shows=True
+    ),
     ("GET", f"{API}/sources"): Case(MINE, shows=True),
     ("POST", f"{API}/sources"): Case(
         MINE, body=lambda c, o: {"url": c.new_feed_url}, ok=(201,), step=1
@@ -848,6 +852,22 @@ def cross_checks(
             f"{API}/timeline",
             f"{API}/timeline",
             query={"tag": "quillcraft"},
+            status=200,
+            empty=True,
+        ),
+        Cross(
+            "GET",
+            f"{API}/search",
+            f"{API}/search",
+            query={"q": f"post person:{a.person_id}"},
+            status=200,
+            empty=True,
+        ),
+        Cross(
+            "GET",
+            f"{API}/search",
+            f"{API}/search",
+            query={"q": "post OR osei", "person": a.person_id, "source": a.source_id},
             status=200,
             empty=True,
         ),
