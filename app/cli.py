@@ -357,5 +357,10 @@ def scheduler_cmd() -> None:
     asyncio.run(run())
 
 
+from app.cli_data import register as _register_data_commands  # noqa: E402
+
+_register_data_commands(cli, user_cli)  # prune, export, import-export, user delete
+
+
 def main() -> None:
     cli()

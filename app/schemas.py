@@ -450,3 +450,10 @@ class SearchResult(TimelineItem):
 class SearchPage(BaseModel):
     items: list[SearchResult]
     next_cursor: str | None
+
+
+class AccountDeletion(BaseModel):
+    """DELETE /me: your password again; an account without one types its user name."""
+
+    password: str | None = Field(None, max_length=1000)
+    confirm: str | None = Field(None, max_length=100, description="Your user name (no password)")

@@ -64,6 +64,7 @@ class Credentials:
 
     token: str | None = None
     session_user: int | None = None
+    session_since: object = None  # the account's created_at, signed in at login
 
 
 async def get_credentials(
@@ -85,15 +86,17 @@ async def get_credentials(
         sent = request.headers.get(CSRF_HEADER, "")
         if not expected or not hmac.compare_digest(str(expected), sent):
             raise CsrfFailed(f"a signed-in page must send its CSRF token in {CSRF_HEADER}")
-    return Credentials(session_user=user_id)
+    return Credentials(session_user=user_id, session_since=request.session.get("user_since"))
 
 
 CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
 
 
-def _session_user(session: Session, user_id: int) -> User:
+def _session_user(session: Session, user_id: int, since: object = None) -> User:
     user = session.get(User, user_id)
-    if user is None or user.disabled_at is not None:
+    # ``since``: the account's creation time signed into the session at login, so a
+    # session of a deleted account never opens another that got the same id later
+    if user is None or user.disabled_at is not None or since != user.created_at.isoformat():
         raise Unauthorized("the session's account is disabled or gone; sign in again")
     return user
 
@@ -103,7 +106,9 @@ def api_user_id(session: Session, credentials: Credentials) -> int:
     call (one thread hop per request instead of four: the timeline)."""
     if credentials.token is None:
         assert credentials.session_user is not None
-        user_id: int | None = _session_user(session, credentials.session_user).id
+        user_id: int | None = _session_user(
+            session, credentials.session_user, credentials.session_since
+        ).id
     else:
         user_id = token_owner(session, raw=credentials.token)
     if user_id is None:
@@ -114,7 +119,7 @@ def api_user_id(session: Session, credentials: Credentials) -> int:
 def get_current_user(session: SessionDep, credentials: CredentialsDep) -> User:
     if credentials.token is None:
         assert credentials.session_user is not None
-        return _session_user(session, credentials.session_user)
+        return _session_user(session, credentials.session_user, credentials.session_since)
     user = user_for_token(session, raw=credentials.token)
     if user is None:
         raise Unauthorized(UNKNOWN_TOKEN)

@@ -3,9 +3,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
 
-from app.api.deps import CurrentUser, SessionDep
-from app.schemas import IdentityOut, SelfIdentities, SelfIdentitiesOut
+from app.api.deps import CurrentUser, EngineDep, LimiterDep, SessionDep
+from app.jobs.export import export_chunks, export_filename
+from app.schemas import AccountDeletion, IdentityOut, SelfIdentities, SelfIdentitiesOut
+from app.storage import accounts as account_store
 from app.storage import people as people_store
 from app.storage import users as user_store
 
@@ -66,4 +69,41 @@ def delete_feed_token(session: SessionDep, user: CurrentUser) -> Response:
     user_store.revoke_tokens(
         session, user_id=user.id, name=user_store.FEED_TOKEN, now=datetime.now(UTC)
     )
+    return Response(status_code=204)
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/json": {}}}},
+)
+def read_export(user: CurrentUser, engine: EngineDep) -> StreamingResponse:
+    """All your data as one JSON document, streamed (no tokens or secrets in it)."""
+    assert user.id is not None
+    now = datetime.now(UTC)
+    return StreamingResponse(
+        export_chunks(engine, user_id=user.id, now=now),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{export_filename(user.name, now)}"'
+        },
+    )
+
+
+@router.delete("", status_code=204)
+def delete_me(
+    body: AccountDeletion,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    limiter: LimiterDep,
+) -> Response:
+    """Delete your account and everything it owns, for good: your password again in the
+    body (an account without one: {"confirm": "<your user name>"})."""
+    assert user.id is not None
+    limiter.hit("login", f"user:{user.name.lower()}")  # no password guessing through here
+    account_store.check_deletion(user, password=body.password, confirm=body.confirm)
+    account_store.delete_account(session, user_id=user.id)
+    if "user_id" in request.session:
+        request.session.clear()
     return Response(status_code=204)

@@ -80,7 +80,10 @@ def current_web_user(request: Request, session: SessionDep) -> User | None:
     """The signed-in user; a session of an account disabled since ends here."""
     user_id = request.session.get("user_id")
     user = session.get(User, user_id) if isinstance(user_id, int) else None
-    if user is not None and user.disabled_at is not None:
+    if user is not None and (
+        user.disabled_at is not None
+        or request.session.get("user_since") != user.created_at.isoformat()
+    ):
         request.session.clear()
         return None
     return user

@@ -131,6 +131,8 @@ def login(
     request.session.clear()
     request.session["sid"] = secrets.token_urlsafe(16)
     request.session["user_id"] = user.id
+    # which account of that id (an id can come back on SQLite after an account is deleted)
+    request.session["user_since"] = user.created_at.isoformat()
     request.session["csrf"] = secrets.token_urlsafe(32)
     return RedirectResponse(safe_next(next), status_code=303)
 

@@ -179,6 +179,12 @@ CASES: dict[tuple[str, str], Case] = {
         step=1,
     ),
     ("POST", f"{API}/me/feed-token"): Case(MINE, step=4),
+    ("GET", f"{API}/me/export"): Case(MINE, shows=True),
+    # a wrong password: nothing is deleted (the sweep needs both accounts to the end);
+    # tests/app/test_account_delete.py deletes for real
+    ("DELETE", f"{API}/me"): Case(
+        MINE, body=lambda c, o: {"password": "not " + o.user.name}, ok=(403,), step=8
+    ),
     ("DELETE", f"{API}/me/feed-token"): Case(MINE, ok=(204,), step=4),
     ("GET", f"{API}/people"): Case(MINE, query={"limit": "200"}, shows=True),
     ("GET", f"{API}/people/drifting"): Case(MINE),
