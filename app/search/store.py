@@ -22,11 +22,13 @@ from app.search.query import SearchQuery, Term
 from app.search.schema import PG_COLUMN
 from app.storage.pagination import decode_cursor, encode_cursor
 
-# the matching rowids and their relevance (bm25 weights: title 8, body 1, person 4)
-FTS_HITS = (
-    "SELECT rowid AS id, -bm25(item_fts, 8.0, 1.0, 4.0) AS relevance "
-    "FROM item_fts WHERE item_fts MATCH :match"
-)
+# relevance ranks the newest CANDIDATES matches (after every filter), so a page costs
+# the same at 100k items as at 10M even for a word half the items contain; older
+# matches are reached with until=
+CANDIDATES = 2000
+_FTS = sa.table("item_fts", sa.column("rowid", Integer))
+# bm25 weights: title 8, body 1, person 4 (negated: higher is better)
+_BM25 = sa.literal_column("-bm25(item_fts, 8.0, 1.0, 4.0)", Float)
 
 
 class SearchHit(NamedTuple):
@@ -122,10 +124,23 @@ def search_items(
     cursor: str | None = None,
 ) -> tuple[list[SearchHit], str | None]:
     """A page of the user's items matching ``query``, most relevant first, and the
-    cursor of the next page (None at the end)."""
+    cursor of the next page (None at the end). The cursor holds the last
+    ``(relevance, id)`` and the newest item id of the first page, so later pages rank
+    the same candidates however many items arrive meanwhile."""
     sqlite = session.get_bind().dialect.name == "sqlite"
+    after: tuple[float, int] | None = None
+    if cursor:
+        raw_relevance, raw_id, raw_ceiling = decode_cursor(cursor, size=3)
+        try:
+            after, ceiling = (float(raw_relevance), int(raw_id)), int(raw_ceiling)
+        except (TypeError, ValueError):
+            raise InvalidInput("the cursor is not one this API returned") from None
+    else:
+        top = session.execute(sa.select(func.max(col(Item.id))).where(col(Item.user_id) == user_id))
+        ceiling = top.scalar() or 0
     conditions: list[Any] = [
         Item.user_id == user_id,
+        col(Item.id) <= ceiling,
         col(Item.duplicate_of_id).is_(None),
         or_(col(Person.muted).is_(None), col(Person.muted).is_(False)),
         ~sa.exists().where(
@@ -134,28 +149,7 @@ def search_items(
             col(Feedback.action) == "hide",
         ),
     ]
-    if sqlite:
-        hits = (
-            sa.text(FTS_HITS)
-            .bindparams(match=query.fts5())
-            .columns(id=Integer, relevance=Float)
-            .subquery("hits")
-        )
-        relevance: Any = hits.c.relevance
-        base = (
-            sa.select(*_COLUMNS, relevance).select_from(hits).join(Item, col(Item.id) == hits.c.id)
-        )
-    else:
-        relevance, matches, names = _pg_match(query)
-        base = sa.select(*_COLUMNS, relevance).select_from(Item)
-        conditions += [matches, *names]
-    base = (
-        base.join(Source, col(Source.id) == Item.source_id)
-        .outerjoin(Identity, col(Identity.id) == Item.identity_id)
-        .outerjoin(Person, col(Person.id) == Identity.person_id)
-    )
-    pids = set(query.person_ids) | ({person_id} if person_id is not None else set())
-    for pid in pids:
+    for pid in set(query.person_ids) | ({person_id} if person_id is not None else set()):
         conditions.append(col(Identity.person_id) == pid)
     if source_id is not None:
         conditions.append(Item.source_id == source_id)
@@ -168,20 +162,54 @@ def search_items(
         needle = json.dumps(tag).lower()
         pattern = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(func.lower(sa_cast(Item.tags, Text)).like(f"%{pattern}%", escape="\\"))
-    if cursor:
-        raw_relevance, raw_id = decode_cursor(cursor, size=2)
-        try:
-            after, after_id = float(raw_relevance), int(raw_id)
-        except (TypeError, ValueError):
-            raise InvalidInput("the cursor is not one this API returned") from None
-        conditions.append(or_(relevance < after, and_(relevance == after, col(Item.id) < after_id)))
+    people = Item.__table__.outerjoin(  # type: ignore[attr-defined]
+        Identity.__table__,  # type: ignore[attr-defined]
+        col(Identity.id) == Item.identity_id,
+    ).outerjoin(Person.__table__, col(Person.id) == Identity.person_id)  # type: ignore[attr-defined]
+    if sqlite:
+        # FTS5 walks the matches newest first (rowid order) and stops at CANDIDATES
+        candidates = (
+            sa.select(_FTS.c.rowid.label("id"), _BM25.label("relevance"))
+            .select_from(_FTS.join(people, col(Item.id) == _FTS.c.rowid))
+            .where(sa.literal_column("item_fts").op("MATCH")(query.fts5()), *conditions)
+            .order_by(_FTS.c.rowid.desc())
+            .limit(CANDIDATES)
+            .subquery("hits")
+        )
+        relevance: Any = candidates.c.relevance
+    else:
+        rank, matches, names = _pg_match(query)
+        newest = (
+            sa.select(col(Item.id))
+            .select_from(people)
+            .where(matches, *names, *conditions)
+            .order_by(col(Item.id).desc())
+            .limit(CANDIDATES)
+            .subquery("newest")
+        )
+        candidates = (
+            sa.select(col(Item.id).label("id"), rank)
+            .join(newest, newest.c.id == Item.id)
+            .subquery("hits")
+        )
+        relevance = candidates.c.relevance
     statement = (
-        base.where(*conditions).order_by(relevance.desc(), col(Item.id).desc()).limit(limit + 1)
+        sa.select(*_COLUMNS, relevance)
+        .select_from(candidates)
+        .join(Item, col(Item.id) == candidates.c.id)
+        .join(Source, col(Source.id) == Item.source_id)
+        .outerjoin(Identity, col(Identity.id) == Item.identity_id)
+        .outerjoin(Person, col(Person.id) == Identity.person_id)
     )
+    if after is not None:
+        statement = statement.where(
+            or_(relevance < after[0], and_(relevance == after[0], col(Item.id) < after[1]))
+        )
+    statement = statement.order_by(relevance.desc(), col(Item.id).desc()).limit(limit + 1)
     session.flush()
     rows = [SearchHit._make(row) for row in session.connection().execute(statement)]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor(last.relevance, last.id)
+        next_cursor = encode_cursor(last.relevance, last.id, ceiling)
     return rows[:limit], next_cursor

@@ -54,13 +54,13 @@
 
   more.addEventListener("click", async (event) => {
     event.preventDefault();
-    const params = new URLSearchParams({ q: list.dataset.q, cursor: more.dataset.cursor, limit: "20" });
+    const params = new URLSearchParams({ q: list.dataset.q, cursor: more.dataset.cursor, limit: list.dataset.limit || "20" });
     const page = await window.Kith.act(more, () => window.Kith.api("GET", `/search?${params}`));
     if (!page) return;
     for (const item of page.items) list.append(card(item));
     if (page.next_cursor) {
       more.dataset.cursor = page.next_cursor;
-      more.href = `/search?q=${encodeURIComponent(list.dataset.q)}&cursor=${encodeURIComponent(page.next_cursor)}`;
+      more.href = `/search?${new URLSearchParams({ q: list.dataset.q, limit: list.dataset.limit || "20", cursor: page.next_cursor })}`;
     } else {
       more.closest(".more").remove();
     }

@@ -51,6 +51,7 @@ def search_page(
     user: WebUser,
     q: Annotated[str, Query(max_length=20_000)] = "",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = PAGE_SIZE,
 ) -> Response:
     """Search results for ``q`` (nothing but the syntax help when it is empty)."""
     assert user.id is not None
@@ -60,7 +61,7 @@ def search_page(
         try:
             query = parse_query(q)
             hits, next_cursor = search_items(
-                session, user_id=user.id, query=query, limit=PAGE_SIZE, cursor=cursor
+                session, user_id=user.id, query=query, limit=limit, cursor=cursor
             )
             results = [result(h, query.highlight) for h in hits]
         except InvalidInput as exc:
@@ -75,4 +76,5 @@ def search_page(
         error=error,
         searched=bool(q.strip()),
         first_page=cursor is None,
+        limit=limit,
     )
