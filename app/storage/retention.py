@@ -116,18 +116,21 @@ def prune_batch(
         }
         for _, _, source_id, key, url in rows
     ]
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    conn = session.connection()  # Core, one cached statement each (no ORM bookkeeping)
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stone = ItemTombstone.__table__  # type: ignore[attr-defined]
     written = len(
-        session.execute(
-            insert(ItemTombstone)
-            .values(stones)
+        conn.execute(
+            insert(stone)
             .on_conflict_do_nothing(index_elements=["source_id", "dedupe_key"])
-            .returning(col(ItemTombstone.id))
+            .returning(stone.c.id),
+            stones,
         ).all()
     )
-    deleted = session.execute(
-        sa.delete(Item).where(col(Item.id).in_([r[0] for r in rows]))
+    table = Item.__table__  # type: ignore[attr-defined]
+    deleted = conn.execute(
+        sa.delete(table).where(table.c.id.in_(sa.bindparam("ids", expanding=True))),
+        {"ids": [r[0] for r in rows]},
     ).rowcount
     last = rows[-1]
     return int(deleted or 0), int(written or 0), (last[1], last[0])
