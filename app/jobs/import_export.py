@@ -35,7 +35,7 @@ from app.models import (
     Source,
 )
 from app.storage import accounts as store
-from app.storage.items import provisional_key
+from ranking.model import provisional_key
 
 CHUNK = 1000
 TIMES = {

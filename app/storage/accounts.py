@@ -60,13 +60,14 @@ def delete_account(session: Session, *, user_id: int) -> dict[str, int]:
     """Delete the user and every row they own, in the caller's transaction; returns the
     rows deleted per table."""
     counts: dict[str, int] = {}
+    conn = session.connection()
     for table in reversed(SQLModel.metadata.sorted_tables):
         if "user_id" not in table.c:
             continue
-        deleted = session.execute(sa.delete(table).where(table.c.user_id == user_id)).rowcount
+        deleted = conn.execute(sa.delete(table).where(table.c.user_id == user_id)).rowcount
         if deleted:
             counts[table.name] = int(deleted)
-    users = session.execute(sa.delete(User).where(col(User.id) == user_id)).rowcount
+    users = conn.execute(sa.delete(User.__table__).where(col(User.id) == user_id)).rowcount  # type: ignore[attr-defined]
     counts[User.__tablename__] = int(users or 0)
     return counts
 
@@ -74,21 +75,27 @@ def delete_account(session: Session, *, user_id: int) -> dict[str, int]:
 def has_content(session: Session, *, user_id: int) -> bool:
     """True when the account has sources, or people other than an empty self person."""
     conn = session.connection()
-    if conn.execute(sa.select(Source.id).where(Source.user_id == user_id).limit(1)).first():
+    if conn.execute(
+        sa.select(col(Source.id)).where(col(Source.user_id) == user_id).limit(1)
+    ).first():
         return True
     people = conn.execute(
-        sa.select(Person.id, Person.is_self).where(Person.user_id == user_id).limit(2)
+        sa.select(col(Person.id), col(Person.is_self))
+        .where(col(Person.user_id) == user_id)
+        .limit(2)
     ).all()
     if any(not is_self for _, is_self in people):
         return True
     return bool(
-        conn.execute(sa.select(Identity.id).where(Identity.user_id == user_id).limit(1)).first()
+        conn.execute(
+            sa.select(col(Identity.id)).where(col(Identity.user_id) == user_id).limit(1)
+        ).first()
     )
 
 
 def drop_empty_self(session: Session, *, user_id: int) -> None:
     """Remove the identity-less self person a fresh account may have (import brings one)."""
-    session.execute(sa.delete(Person).where(Person.user_id == user_id, Person.is_self))
+    session.execute(sa.delete(Person).where(col(Person.user_id) == user_id, col(Person.is_self)))
 
 
 # --- the export's sections -----------------------------------------------------------

@@ -94,7 +94,13 @@ def prune_batch(
     tombstone them (``aged_out``), in the caller's transaction. Returns (items deleted,
     tombstones written, the cursor of the next batch or None when none is left)."""
     query = (
-        select(Item.id, Item.published, Item.source_id, Item.dedupe_key, Item.url)
+        sa.select(
+            col(Item.id),
+            col(Item.published),
+            col(Item.source_id),
+            col(Item.dedupe_key),
+            col(Item.url),
+        )
         .where(*_prunable(user_id, cut))
         .order_by(col(Item.published), col(Item.id))
         .limit(limit)
@@ -102,7 +108,7 @@ def prune_batch(
     if after is not None:
         at, item_id = sa.literal(after[0], UTCDateTime()), sa.literal(after[1], sa.Integer())
         query = query.where(sa.tuple_(col(Item.published), col(Item.id)) > sa.tuple_(at, item_id))
-    rows = session.exec(query).all()
+    rows = session.execute(query).all()
     if not rows:
         return 0, 0, None
     stones = [
