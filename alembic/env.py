@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 import app.models  # noqa: F401 - registers the tables on SQLModel.metadata
 from app.config import get_settings
 from app.db import create_db_engine
+from app.search.schema import is_search_object
 
 config = context.config
 if config.config_file_name is not None:
@@ -60,6 +61,9 @@ def _run(connection: sa.Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         render_item=render_item,
         compare_type=True,
+        # the search index lives beside the models (triggers, FTS5, a tsvector column):
+        # autogenerate must not propose dropping it
+        include_name=lambda name, type_, _parents: not is_search_object(name, type_),
     )
     with context.begin_transaction():
         context.run_migrations()
