@@ -4,17 +4,65 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from importlib import import_module
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from app.config import Settings, get_settings
-from app.db import get_engine, session_scope, upgrade_database
 from app.errors import AppError
-from app.storage import users as user_store
 from ingest.errors import IngestError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
+
+    from app.config import Settings
+
+# Start-up: `kith --help` and every command load only what they use. The database,
+# settings and storage layers (SQLAlchemy, SQLModel, pydantic-settings, aiohttp) are
+# imported on first use below, and commands import their jobs (FastAPI, scikit-learn)
+# inside themselves. Check with `python -X importtime -c "import app.cli"`.
+
+
+class _Lazy:
+    """A module imported on first attribute access."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(import_module(self._name), attr)
+
+
+user_store: Any = _Lazy("app.storage.users")
+
+
+def get_settings() -> Settings:
+    from app.config import get_settings as settings
+
+    return settings()
+
+
+def get_engine(url: str) -> Engine:
+    from app.db import get_engine as engine
+
+    return engine(url)
+
+
+def session_scope(engine: Engine) -> AbstractContextManager[Session]:
+    from app.db import session_scope as scope
+
+    return scope(engine)
+
+
+def upgrade_database(url: str) -> None:
+    from app.db import upgrade_database as upgrade
+
+    upgrade(url)
+
 
 cli = typer.Typer(
     help="Kith: a people-centred feed service.", no_args_is_help=True, add_completion=False

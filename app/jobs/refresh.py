@@ -395,6 +395,8 @@ def _store_outcome_once(
             source.kind = "comments"
         if source.kind == "comments" and snapshot.kind != "comments":
             parsed = as_comments(parsed)
+        # on a first fetch nothing stored is left to adopt: the entries go in as comments
+        adopt = became_comments and item_store.has_items(session, source_id=snapshot.id)
         identity_ids = people_store.resolve_identities(
             session,
             user_id=source.user_id,
@@ -404,9 +406,7 @@ def _store_outcome_once(
         counts = item_store.upsert_entries(
             session, source=source, entries=parsed.entries, identity_ids=identity_ids, now=now
         )
-        if source.kind == "comments" and (
-            became_comments or threads.ADOPT_FLAG in (source.state or {})
-        ):
+        if source.kind == "comments" and (adopt or threads.ADOPT_FLAG in (source.state or {})):
             threads.adopt_stored_comments(session, source=source, now=now, options=options.threads)
         threads.after_store(session, source=source, feed=parsed, now=now, options=options.threads)
         interval = posting_interval(

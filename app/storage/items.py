@@ -10,10 +10,11 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, Text, bindparam, func, insert, update
+from sqlalchemy import Select, Text, bindparam, func, insert, literal_column, union_all, update
 from sqlalchemy import cast as sa_cast
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import exists as sa_exists
+from sqlalchemy import null as sa_null
 from sqlmodel import Session, and_, col, or_, select
 
 from app.errors import InvalidInput, NotFound
@@ -35,6 +36,7 @@ def content_hash(entry: EntryData) -> str:
 class UpsertCounts:
     new: int
     updated: int
+    known: int = 0  # entries of the document already stored before
 
 
 MAX_UPDATES = 10  # a feed that rewrites an entry on every fetch stops being followed
@@ -82,26 +84,20 @@ def upsert_entries(
     assert source.id is not None
     entries = list({e.dedupe_key: e for e in reversed(entries)}.values())[::-1]  # first wins
     keys = [e.dedupe_key for e in entries]
-    existing: dict[str, tuple[int, str, int]] = {}
-    tombstoned: set[str] = set()
-    for chunk in _chunks(keys):
-        for item_id, key, digest, updates in session.execute(
-            select(Item.id, Item.dedupe_key, Item.content_hash, Item.update_count).where(
-                Item.source_id == source.id, col(Item.dedupe_key).in_(chunk)
-            )
-        ).all():
-            existing[key] = (item_id, digest, updates)
-        tombstoned.update(
-            session.scalars(
-                select(ItemTombstone.dedupe_key).where(
-                    ItemTombstone.source_id == source.id,
-                    col(ItemTombstone.dedupe_key).in_(chunk),
-                )
-            ).all()
-        )
-    fresh = [e for e in entries if e.dedupe_key not in existing and e.dedupe_key not in tombstoned]
-    rekeyable = _rekeyable(session, source=source, entries=fresh, keys=set(keys))
-    elsewhere = _same_url_elsewhere(session, source=source, entries=fresh)
+    found_here = _lookup(
+        session, source=source, keys=keys, urls=sorted({e.url for e in entries if e.url})
+    )
+    existing = found_here.existing
+    tombstoned = found_here.tombstoned
+    fresh_urls = {
+        e.url
+        for e in entries
+        if e.url and e.dedupe_key not in existing and e.dedupe_key not in tombstoned
+    }
+    # url -> item id of stored items whose link a new entry carries and whose own key is
+    # no longer in the document: the feed changed that entry's guid
+    rekeyable = {u: i for u, i in found_here.same_url_here.items() if u in fresh_urls}
+    elsewhere = found_here.same_url_elsewhere
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
     for entry in entries:
@@ -143,54 +139,88 @@ def upsert_entries(
                     "update_count": found[2] + 1,
                 }
             )
-    if inserts:
-        session.execute(insert(Item), inserts)
+    if inserts:  # a Core executemany: the ORM's bulk insert costs several times more per row
+        session.execute(insert(Item.__table__), inserts)
     if updates:
         session.execute(update(Item), updates)
-    return UpsertCounts(new=len(inserts), updated=len(updates))
+    return UpsertCounts(new=len(inserts), updated=len(updates), known=len(existing))
+
+
+def has_items(session: Session, *, source_id: int) -> bool:
+    """Whether the source has any stored item (a first fetch has none)."""
+    found = session.execute(select(Item.id).where(Item.source_id == source_id).limit(1))
+    return found.first() is not None
 
 
 def _chunks(values: Sequence[str], size: int = 500) -> list[Sequence[str]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-def _rekeyable(
-    session: Session, *, source: Source, entries: Sequence[EntryData], keys: set[str]
-) -> dict[str, int]:
-    """url -> item id of stored items whose link a new entry carries and whose own key
-    is no longer in the document: the feed changed that entry's guid."""
-    urls = sorted({e.url for e in entries if e.url})
-    out: dict[str, int] = {}
-    for chunk in _chunks(urls):
-        for item_id, url, key in session.execute(
-            select(Item.id, Item.url, Item.dedupe_key).where(
-                Item.source_id == source.id, col(Item.url).in_(chunk)
-            )
-        ).all():
-            if key not in keys and url not in out:
-                out[url] = item_id
-    return out
+@dataclass(frozen=True, slots=True)
+class _Found:
+    existing: dict[str, tuple[int, str, int]]  # key -> (id, content hash, update count)
+    tombstoned: set[str]
+    same_url_here: dict[str, int]  # url -> lowest id of this source's items whose key left
+    same_url_elsewhere: dict[str, int]  # url -> lowest id of the user's other sources' items
 
 
-def _same_url_elsewhere(
-    session: Session, *, source: Source, entries: Sequence[EntryData]
-) -> dict[str, int]:
-    """url -> the first item of the same user, from another source, with that URL."""
-    urls = sorted({e.url for e in entries if e.url})
-    out: dict[str, int] = {}
-    for chunk in _chunks(urls):
-        # no ORDER BY: it would lead SQLite to walk the primary key instead of
-        # ix_item_user_url; the first (lowest) id is picked here instead
-        for item_id, url in session.execute(
-            select(Item.id, Item.url).where(
-                Item.user_id == source.user_id,
-                col(Item.url).in_(chunk),
-                Item.source_id != source.id,
-                col(Item.duplicate_of_id).is_(None),
+def _lookup(
+    session: Session, *, source: Source, keys: Sequence[str], urls: Sequence[str]
+) -> _Found:
+    """Everything upserting a document needs to know, in one round trip per 500 keys:
+    the stored items of these keys, the tombstoned keys, this source's items with these
+    links (a feed that changed its guids) and the user's items from other sources with
+    these links (duplicates across sources)."""
+    assert source.id is not None
+    wanted = set(keys)
+    found = _Found({}, set(), {}, {})
+    none = sa_null()
+    for start in range(0, max(len(keys), len(urls)), 500):
+        key_chunk, url_chunk = keys[start : start + 500], urls[start : start + 500]
+        parts: list[Select[Any]] = []
+        if key_chunk:
+            parts.append(
+                select(
+                    literal_column("'k'"), Item.id, Item.dedupe_key, Item.url,
+                    Item.content_hash, Item.update_count,
+                ).where(Item.source_id == source.id, col(Item.dedupe_key).in_(key_chunk))
+            )  # fmt: skip
+            parts.append(
+                select(
+                    literal_column("'t'"), none, ItemTombstone.dedupe_key, none, none, none
+                ).where(
+                    ItemTombstone.source_id == source.id,
+                    col(ItemTombstone.dedupe_key).in_(key_chunk),
+                )
             )
-        ).all():
-            out[url] = min(item_id, out.get(url, item_id))
-    return out
+        if url_chunk:
+            parts.append(
+                select(literal_column("'u'"), Item.id, Item.dedupe_key, Item.url, none, none).where(
+                    Item.source_id == source.id, col(Item.url).in_(url_chunk)
+                )
+            )
+            # no ORDER BY: it would lead SQLite to walk the primary key instead of
+            # ix_item_user_url; the first (lowest) id is picked here instead
+            parts.append(
+                select(literal_column("'e'"), Item.id, none, Item.url, none, none).where(
+                    Item.user_id == source.user_id,
+                    col(Item.url).in_(url_chunk),
+                    Item.source_id != source.id,
+                    col(Item.duplicate_of_id).is_(None),
+                )
+            )
+        for part, item_id, key, url, digest, updates in session.execute(union_all(*parts)).all():
+            if part == "k":
+                found.existing[key] = (item_id, digest, updates)
+            elif part == "t":
+                found.tombstoned.add(key)
+            elif part == "u":
+                if key not in wanted:
+                    found.same_url_here[url] = min(item_id, found.same_url_here.get(url, item_id))
+            else:
+                out = found.same_url_elsewhere
+                out[url] = min(item_id, out.get(url, item_id))
+    return found
 
 
 def delete_item(session: Session, *, user_id: int, item_id: int, now: datetime) -> None:
