@@ -12,13 +12,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 
 def register(cli: typer.Typer, user_cli: typer.Typer) -> None:
-    from app.cli import _fail, _settings, _user_id
-    from app.db import get_engine, session_scope, upgrade_database
-    from app.errors import AppError
+    from app.cli import _fail, _settings, _user_id  # the database layers load on first use
 
     @cli.command("prune")
     def prune_cmd(
@@ -33,6 +30,8 @@ def register(cli: typer.Typer, user_cli: typer.Typer) -> None:
     ) -> None:
         """Delete items published more than N days ago (saved items, items the ranker
         needs and followed threads' posts stay); tombstoned, so they never come back."""
+        from app.db import get_engine, upgrade_database
+        from app.errors import AppError
         from app.jobs.prune import prune
 
         settings = _settings()
@@ -62,6 +61,7 @@ def register(cli: typer.Typer, user_cli: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Write all of a user's data as one JSON document (no tokens or secrets)."""
+        from app.db import get_engine, session_scope, upgrade_database
         from app.jobs.export import export_chunks
 
         settings = _settings()
@@ -86,6 +86,10 @@ def register(cli: typer.Typer, user_cli: typer.Typer) -> None:
     ) -> None:
         """Restore a `kith export` file into an empty account (new ids; tokens not
         included: a Mastodon account with one comes back paused)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from app.db import get_engine, session_scope, upgrade_database
+        from app.errors import AppError
         from app.jobs.import_export import import_export
 
         settings = _settings()
@@ -117,6 +121,7 @@ def register(cli: typer.Typer, user_cli: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Delete a user and everything they own (sources, items, people, contact ...)."""
+        from app.db import get_engine, session_scope, upgrade_database
         from app.storage.accounts import delete_account
 
         settings = _settings()
