@@ -1,6 +1,7 @@
 """Drifting: who the user should be told about, judged on simulated worlds, and how fast.
 
-    .venv/bin/python -m bench.drifting [--seeds 10] [--people 120]   # accuracy
+    .venv/bin/python -m bench.drifting [--seeds 10] [--people 120]   # accuracy, both families
+    .venv/bin/python -m bench.drifting --pure [--family renewal|hawkes] [--explain]
     .venv/bin/python -m bench.drifting --speed [--people 5000] [--interactions 200000]
 
 Accuracy: for each seed, a world from :mod:`ranking.contact_sim` (rhythm classes:
@@ -17,6 +18,17 @@ some contact never recorded. Then the storage path
 (:func:`ranking.relationships.drifting_median_rule`) in the same run; precision and
 recall of "flagged" against the truth, mean +- standard error over seeds, per class and
 overall.
+
+The primary table is that world family (``renewal``) through the ingest path, which is
+also checked to store every recorded contact unchanged (no loss, duplicate or shift from
+time zones or the user's own comments). Then both families straight from the simulators
+(the pure path builds what ``contact_histories`` would return: the same histories, much
+faster): ``renewal`` (:mod:`ranking.contact_sim`) and ``hawkes``
+(:mod:`ranking.contact_sim_hawkes`: a wandering-rate, self-exciting point process and
+heavy-tailed renewal gaps, mostly inbound people, contact logged in batches days later,
+blind windows, relationships that fade by a decaying rate; truth: a silence the usual
+process would pass with under 1% chance). ``--explain`` prints, for every miss and false
+alarm, the test that decided (:func:`ranking.relationships.verdicts`) beside the truth.
 
 Speed (target: under 1 s for 5,000 people and 200,000 contacts): a fresh SQLite database
 with one user, N people with a few recent posts and M interactions over two years;
@@ -51,8 +63,9 @@ from app.storage import contacts as contact_store
 from app.storage import people as people_store
 from app.storage import sources as source_store
 from app.storage import users as user_store
+from ranking import contact_sim, contact_sim_hawkes
 from ranking.contact_sim import CLASSES, SimPerson, world
-from ranking.relationships import drifting, drifting_median_rule
+from ranking.relationships import History, drifting, drifting_median_rule, verdicts
 
 ME = "Me Myself"
 SITE = "https://me.example"
@@ -348,6 +361,19 @@ def one_world(seed: int, people: int, work: Path) -> dict[str, list[tuple[str, b
             ]
         missing = len(sim) - len(found)
         out["_missing"] = [("", False, False, False)] * missing
+        # the ingest path neither loses, duplicates nor moves contact (time zones, the
+        # user's own comments): each person's history is their recorded contact, to the second
+        by_pid = {h.person_id: h for h in histories}
+        distorted = 0
+        for pid, p in found.items():
+            since = now - timedelta(days=HISTORY_DAYS)
+            want = sorted(
+                int(c.at.timestamp()) for c in p.contacts if c.recorded and c.at >= since
+            )
+            h = by_pid.get(pid)
+            got = sorted(int(t.timestamp()) for t in h.contacts) if h is not None else []
+            distorted += want[-RECENT_CONTACTS:] != got
+        out["_distorted"] = [("", False, False, False)] * distorted
         return out
     finally:
         server.close()
@@ -368,26 +394,79 @@ def _cell(values: list[float]) -> str:
     return f"{mean(values):.3f} ± {se:.3f}"
 
 
-def accuracy(seeds: int, people: int) -> None:
-    work = Path(tempfile.mkdtemp(prefix="kith-bench-drift-sim-"))
-    started = time.perf_counter()
-    try:
-        runs = [one_world(seed, people, work) for seed in range(seeds)]
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    lost = sum(len(r["_missing"]) for r in runs)
-    every = [row for r in runs for row in r["rhythm model"]]
-    print(
-        f"{seeds} seeds x {people} people ({len(every)} judged, {lost} never seen by Kith); "
-        f"{sum(1 for row in every if row[3])} with contact through comment feeds, the rest "
-        f"through the contact log; {time.perf_counter() - started:.0f} s"
+FAMILIES = {"renewal": contact_sim, "hawkes": contact_sim_hawkes}
+HISTORY_DAYS = 3 * 365  # as app.storage.people.contact_histories loads
+RECENT_CONTACTS = 500
+FEED_POSTS = 40  # the blog feeds publish each person's last 40 posts
+
+
+def pure_histories(sim: list[SimPerson], *, now: datetime) -> list[History]:
+    """What :func:`app.storage.people.contact_histories` returns for a world, without the
+    ingest path: recorded contact of the last three years (at most 500), the posts a feed
+    shows, valued by the storage rule (three contacts in two years, not all on one day)."""
+    out = []
+    for i, p in enumerate(sim):
+        since = now - timedelta(days=HISTORY_DAYS)
+        times = sorted(c.at for c in p.contacts if c.recorded and since <= c.at)[-RECENT_CONTACTS:]
+        if not times:
+            continue
+        recent = [t for t in times if t >= now - timedelta(days=730)]
+        valued = len(recent) >= 3 and (recent[-1] - recent[0]).total_seconds() >= 86400
+        year = now - timedelta(days=365)
+        posts = [t for t in p.posts[-FEED_POSTS:] if t >= year]
+        out.append(History(person_id=i, contacts=times, posts=posts, valued=valued))
+    return out
+
+
+Row = tuple[str, bool, bool, bool]
+
+
+def pure_world(family: str, seed: int, people: int, *, explain: bool) -> dict[str, list[Row]]:
+    """Per method: (class, truth, flagged, False) for everyone in one world, straight from
+    the simulator; with ``explain``, a line for every miss and false alarm."""
+    now = datetime.now(UTC)
+    sim = FAMILIES[family].world(seed, people=people, now=now)
+    histories = pure_histories(sim, now=now)
+    seen = {h.person_id for h in histories}
+    out: dict[str, list[Row]] = {}
+    for label, method in (("rhythm model", drifting), ("median rule", drifting_median_rule)):
+        flagged = {d.person_id for d in method(histories, now=now)}
+        out[label] = [(sim[i].klass, sim[i].tell, i in flagged, False) for i in sorted(seen)]
+    out["_missing"] = [("", False, False, False)] * (len(sim) - len(seen))
+    if explain:
+        for v in verdicts(histories, now=now):
+            p = sim[v.history.person_id]
+            if p.tell == (v.reason == "flagged"):
+                continue
+            print(f"  {family} seed {seed}: {'MISS ' if p.tell else 'FALSE'} {explain_line(v, p)}")
+        for i, p in enumerate(sim):
+            if p.tell and i not in seen:
+                print(f"  {family} seed {seed}: MISS  {p.klass}: nothing recorded")
+    return out
+
+
+def explain_line(v: object, p: SimPerson) -> str:
+    """One person's verdict beside the world's truth, in figures."""
+    from ranking.relationships import Verdict
+
+    assert isinstance(v, Verdict)
+    a = v.assessment
+    truth = f"true silence {p.silence_days:.0f} d, limit {p.limit_days:.0f} d"
+    if a is None:
+        return f"{p.klass:<10} {v.reason:<12} {truth}"
+    return (
+        f"{p.klass:<10} {v.reason:<12} {truth}; seen silence {a.silence_days:.0f} d, "
+        f"usual {a.usual_gap_days:.0f} d, spread {a.spread:.2f}, overdue {a.overdue:.3f}, "
+        f"gaps {a.learned_from}, longest recent {a.had_before_days:.0f} d"
     )
-    print("precision / recall of 'flagged' against the world's truth, mean ± SE over seeds")
+
+
+def table(runs: list[dict[str, list[Row]]], classes: tuple[str, ...]) -> None:
     header = f"{'class':<12}{'people':>7}{'told':>6}{'flagged':>9}{'(median)':>9}  " + "".join(
         f"{m + ' P':>16}{m + ' R':>16}" for m in ("model", "median")
     )
     print(header)
-    for klass in (*CLASSES, "overall"):
+    for klass in (*classes, "overall"):
         cells = []
         for label in ("rhythm model", "median rule"):
             per = [[row for row in r[label] if klass in ("overall", row[0])] for r in runs]
@@ -405,18 +484,68 @@ def accuracy(seeds: int, people: int) -> None:
         )
 
 
+def pure_accuracy(family: str, seeds: int, people: int, *, explain: bool) -> None:
+    started = time.perf_counter()
+    runs = [pure_world(family, seed, people, explain=explain) for seed in range(seeds)]
+    judged = sum(len(r["rhythm model"]) for r in runs)
+    print(
+        f"family {family!r} (ranking/{FAMILIES[family].__name__.split('.')[-1]}.py), pure path: "
+        f"{seeds} seeds x {people} people ({judged} with recorded contact); "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    table(runs, FAMILIES[family].CLASSES)
+
+
+def accuracy(seeds: int, people: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="kith-bench-drift-sim-"))
+    started = time.perf_counter()
+    try:
+        runs = [one_world(seed, people, work) for seed in range(seeds)]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    lost = sum(len(r["_missing"]) for r in runs)
+    distorted = sum(len(r["_distorted"]) for r in runs)
+    every = [row for r in runs for row in r["rhythm model"]]
+    print(
+        f"{seeds} seeds x {people} people ({len(every)} judged, {lost} never seen by Kith); "
+        f"{sum(1 for row in every if row[3])} with contact through comment feeds, the rest "
+        f"through the contact log; {time.perf_counter() - started:.0f} s; "
+        f"{distorted} people whose stored contact differs from what the world recorded"
+    )
+    print("precision / recall of 'flagged' against the world's truth, mean ± SE over seeds")
+    table(runs, CLASSES)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--speed", action="store_true", help="time the storage path only")
     parser.add_argument("--people", type=int, default=None)
     parser.add_argument("--interactions", type=int, default=200_000)
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument(
+        "--pure", action="store_true", help="both families straight from the simulators only"
+    )
+    parser.add_argument(
+        "--family", choices=sorted(FAMILIES), default=None, help="with --pure: one family"
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="with --pure: why each miss and false alarm"
+    )
     args = parser.parse_args()
     if args.speed:
         speed(args.people or 5000, args.interactions)
         return
+    families = [args.family] if args.family else list(FAMILIES)
+    if args.pure:
+        for family in families:
+            pure_accuracy(family, args.seeds, args.people or 120, explain=args.explain)
+            print()
+        return
     accuracy(args.seeds, args.people or 120)
     print()
+    for family in families:
+        pure_accuracy(family, args.seeds, args.people or 120, explain=False)
+        print()
     speed(5000, args.interactions)
 
 

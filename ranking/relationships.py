@@ -16,10 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
 
-from ranking.rhythm import DAY, GapStats, assess, epoch_days, gap_stats, pooled_prior, span
+from ranking.rhythm import (
+    DAY,
+    Assessment,
+    GapStats,
+    assess,
+    epoch_days,
+    gap_stats,
+    pooled_prior,
+    span,
+)
 from ranking.types import CLOSE_RELATIONSHIPS
 
-MIN_OVERDUE = 0.975  # flagged when a gap of theirs would have ended by now 39 times in 40
+MIN_OVERDUE = 0.985  # flagged when a gap of theirs would have ended by now 65 times in 66
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +124,66 @@ def _active_note(h: History, *, now: datetime) -> str:
     return f"they are still active (last post {span(latest)} ago)"
 
 
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Why one person is or is not flagged: ``reason`` is ``flagged`` or the first test
+    they fail (``not_valued``, ``snoozed``, ``dismissed``, ``no_contact``,
+    ``not_overdue``, ``too_soon`` (under k/2 usual gaps, or within a silence they
+    recently came back from), ``not_active``)."""
+
+    history: History
+    reason: str
+    assessment: Assessment | None = None
+
+
+def _reject(h: History, *, now: datetime) -> str | None:
+    if not h.valued:
+        return "not_valued"
+    if not any(t <= now for t in h.contacts):
+        return "no_contact"
+    if not _candidate(h, now=now):
+        return "snoozed" if h.snoozed_until is not None and h.snoozed_until > now else "dismissed"
+    return None
+
+
+def verdicts(
+    histories: Iterable[History],
+    *,
+    now: datetime,
+    k: float = 3.0,
+    active_within_days: float = 30.0,
+    min_overdue: float = MIN_OVERDUE,
+) -> list[Verdict]:
+    """Every person's verdict, in the order given (what :func:`drifting` decides, with the
+    reason; for diagnostics and the benchmark's ``--explain``)."""
+    people = list(histories)
+    now_days = now.timestamp() / DAY
+    stats: list[GapStats] = [gap_stats(epoch_days(h.contacts, now=now)) for h in people]
+    prior = pooled_prior(stats)
+    out = []
+    for h, st in zip(people, stats, strict=True):
+        rejected = _reject(h, now=now)
+        if rejected is not None:
+            out.append(Verdict(h, rejected))
+            continue
+        a = assess(st, prior=prior, now_days=now_days, cadence_days=h.cadence_days)
+        # never within k/2 usual gaps, nor within a silence they recently came back from
+        if a.from_cadence:
+            floor = a.usual_gap_days
+        else:
+            floor = max(k / 2 * a.usual_gap_days, a.had_before_days)
+        if a.overdue < min_overdue:
+            reason = "not_overdue"
+        elif a.silence_days < floor:
+            reason = "too_soon"
+        elif not is_active(h.posts, now=now, within_days=active_within_days):
+            reason = "not_active"
+        else:
+            reason = "flagged"
+        out.append(Verdict(h, reason, a))
+    return out
+
+
 def drifting(
     histories: Iterable[History],
     *,
@@ -126,21 +195,16 @@ def drifting(
     """The valued people the user is drifting away from, by overdue x importance.
 
     Flagged: the silence is past ``min_overdue`` of their own (or the pooled) gap
-    distribution, or past the cadence the user set, and at least ``k / 2`` usual gaps
-    long (the median rule's ``k``, so a stricter ``k`` is stricter here too)."""
-    people = list(histories)
-    now_days = now.timestamp() / DAY
-    stats: list[GapStats] = [gap_stats(epoch_days(h.contacts, now=now)) for h in people]
-    prior = pooled_prior(stats)
+    distribution, or past the cadence the user set; at least ``k / 2`` usual gaps long
+    (the median rule's ``k``, so a stricter ``k`` is stricter here too) and longer than
+    any of their recent gaps (a silence they came back from is not unusual for them);
+    and they are still active."""
     found: list[tuple[float, Drift]] = []
-    for h, st in zip(people, stats, strict=True):
-        if not _candidate(h, now=now):
-            continue
-        a = assess(st, prior=prior, now_days=now_days, cadence_days=h.cadence_days)
-        floor = 1.0 if a.from_cadence else k / 2
-        if a.overdue < min_overdue or a.silence_days < floor * a.usual_gap_days:
-            continue
-        if not is_active(h.posts, now=now, within_days=active_within_days):
+    for v in verdicts(
+        histories, now=now, k=k, active_within_days=active_within_days, min_overdue=min_overdue
+    ):
+        a, h = v.assessment, v.history
+        if v.reason != "flagged" or a is None:
             continue
         why = f"{a.explain()}; {_active_note(h, now=now)}"
         drift = Drift(

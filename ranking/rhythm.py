@@ -4,18 +4,22 @@ Pure: plain numbers and datetimes in, frozen dataclasses out, ``now`` an argumen
 
 Contact comes in episodes: a flurry of replies, a visit, a conference week are one
 episode however many contacts they hold. Contacts closer together than a split gap
-form one episode; the split is found in the person's own gaps (the widest jump in their
-sorted gaps, when there is one) so a burst of five replies in three days is one episode
-and a steady weekly call is seven.
+form one episode; the split is found in the person's own gaps (the threshold that best
+separates their log gaps into a short and a long population, when there are two) so a
+burst of five replies over a week is one episode and a steady weekly call is seven.
 
-The gaps between episodes (end of one to the start of the next) are modelled as
-log-normal. Recent gaps count more (a half-life counted in episodes, so a slow rhythm
+The gaps between episodes (end of one to the start of the next) are modelled on the log
+scale: the centre is the recency-weighted mean log gap, the spread that decides the tail
+comes from the gaps above the centre only (a split normal: short gaps, such as a chance
+contact cutting a gap in two, or the left skew of exponential gaps, do not widen the
+right tail). Recent gaps count more (a half-life counted in episodes, so a slow rhythm
 and a fast one follow their trend alike). Someone with little history borrows strength
 from a prior pooled over all the user's people (empirical Bayes: a normal prior on the
-mean log gap and a scaled-inverse-chi-square one on its spread, fitted from the people
-with enough history). ``overdue`` is the probability that a gap of theirs would have
-ended by now, ``1 - S(silence)``; a cadence set by the user replaces the learned
-rhythm.
+mean log gap with the between-people spread, and an independent scaled-inverse-chi-square
+one on the within-person spread, fitted from the people with enough history; a rhythm
+unlike the others' is not taken as irregular). ``overdue`` is the probability that a gap
+of theirs would have ended by now, ``1 - S(silence)``; a cadence set by the user replaces
+the learned rhythm.
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ from statistics import median
 DAY = 86400.0
 MIN_SPLIT_DAYS = 0.5  # contacts within half a day are always one episode
 MAX_SPLIT_DAYS = 10.0  # ... and more than ten days apart never are
-SPLIT_RATIO = 4.0  # a jump in the sorted gaps this wide separates bursts from silences
+MIN_SEPARABILITY = 0.8  # between-class share of log-gap variance that makes two populations
 DEFAULT_SPLIT_DAYS = 1.0  # no such jump: same-day contact is one episode
 HALF_LIFE_EPISODES = 5.0  # a gap this many episodes back weighs half as much
+RECENT_GAPS = 10  # two half-lives: the gaps a silence is compared with as "had before"
 MIN_SIGMA = 0.3  # nobody is a metronome: at least this spread in log gap
 CADENCE_SIGMA = 0.25  # a cadence is a goal, with a little slack around it
 FALLBACK = (math.log(30.0), 0.6)  # prior when too few people have a history: monthly
@@ -57,8 +62,9 @@ class GapStats:
     mean_episode_size: float
     weight: float  # sum of the recency weights of the gaps
     mean_log: float  # weighted mean of log gap (days); 0 without gaps
-    var_log: float  # weighted variance of log gap
+    var_log: float  # weighted upper semi-variance of log gap (the gaps above the mean)
     last: float  # the last contact, epoch days; nan without contact
+    longest_recent: float = 0.0  # the longest of the last RECENT_GAPS gaps (days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,7 @@ class Assessment:
     bursty: bool  # their episodes usually hold several contacts
     from_cadence: bool
     learned_from: int  # gaps between episodes seen
+    had_before_days: float = 0.0  # the longest of their recent gaps: a silence they came back from
 
     def explain(self) -> str:
         if self.from_cadence:
@@ -111,21 +118,42 @@ def epoch_days(times: Iterable[datetime], *, now: datetime) -> list[float]:
 
 
 def split_gap(gaps: Sequence[float]) -> float:
-    """The gap (days) below which contacts belong to one episode: the geometric middle of
-    the widest jump between consecutive sorted gaps, when it is wide enough and its lower
-    side is short; otherwise a day."""
-    ordered = sorted(g for g in gaps if g > 0)
-    best, at = SPLIT_RATIO, -1
-    for i in range(len(ordered) - 1):
-        low, high = max(ordered[i], 0.01), ordered[i + 1]
-        if low > MAX_SPLIT_DAYS:
-            break
-        ratio = high / low
-        if ratio >= best:
-            best, at = ratio, i
-    if at < 0:
+    """The gap (days) below which contacts belong to one episode.
+
+    Contact gaps of a bursty person form two populations on the log scale: the short
+    gaps inside an episode and the long ones between episodes. The split is the
+    threshold that best separates the sorted log gaps into two classes (Otsu's rule:
+    the largest between-class variance), taken only when the classes really are apart
+    (the between-class share of the variance at least ``MIN_SEPARABILITY``: a single
+    log-normal or exponential population reaches about 0.65) and at the geometric middle
+    of the two gaps either side, clamped to 0.5..10 days. Gaps under half a day count as
+    half a day (they merge whatever the split), so the spread among minutes and hours
+    does not pull the split down. Otherwise a day."""
+    floor = math.log(MIN_SPLIT_DAYS)
+    logs = sorted(max(math.log(g), floor) for g in gaps if g > 0)
+    n = len(logs)
+    if n < 3 or logs[0] >= math.log(MAX_SPLIT_DAYS):
         return DEFAULT_SPLIT_DAYS
-    split = math.sqrt(max(ordered[at], 0.01) * ordered[at + 1])
+    total = sum(logs)
+    grand = total / n
+    spread = sum((x - grand) ** 2 for x in logs)
+    if spread <= 1e-12:
+        return DEFAULT_SPLIT_DAYS
+    best, at, low = 0.0, -1, 0.0
+    ceiling = math.log(MAX_SPLIT_DAYS)
+    for i in range(n - 1):
+        low += logs[i]
+        if logs[i] > ceiling:
+            break
+        if logs[i + 1] <= logs[i]:
+            continue
+        a = i + 1
+        between = a * (n - a) / n * ((total - low) / (n - a) - low / a) ** 2
+        if between > best:
+            best, at = between, i
+    if at < 0 or best / spread < MIN_SEPARABILITY:
+        return DEFAULT_SPLIT_DAYS
+    split = math.exp((logs[at] + logs[at + 1]) / 2)
     return min(max(split, MIN_SPLIT_DAYS), MAX_SPLIT_DAYS)
 
 
@@ -145,8 +173,9 @@ def gap_stats(days: Sequence[float]) -> GapStats:
             ends.append(t)
             sizes.append(1)
     m = len(starts) - 1
-    total = mean = square = 0.0
+    total = mean = square = longest = 0.0
     if m > 0:
+        longest = max(starts[j + 1] - ends[j] for j in range(max(m - RECENT_GAPS, 0), m))
         decay = 0.5 ** (1.0 / HALF_LIFE_EPISODES)
         logs = [math.log(max(starts[j + 1] - ends[j], split)) for j in range(m)]
         w = 1.0
@@ -155,11 +184,14 @@ def gap_stats(days: Sequence[float]) -> GapStats:
             mean += w * x
             w *= decay
         mean /= total
+        above = 0.0
         w = 1.0
         for x in reversed(logs):
-            square += w * (x - mean) ** 2
+            if x > mean:
+                square += w * (x - mean) ** 2
+                above += w
             w *= decay
-        square /= total
+        square = square / above if above > 0 else 0.0
         mean += _slowing(logs, decay=decay)
     return GapStats(
         contacts=len(days),
@@ -169,6 +201,7 @@ def gap_stats(days: Sequence[float]) -> GapStats:
         mean_log=mean,
         var_log=square,
         last=days[-1],
+        longest_recent=longest,
     )
 
 
@@ -241,12 +274,15 @@ def assess(
             learned_from=gaps,
         )
     n = stats.weight
-    mu = (prior.kappa * prior.mu + n * stats.mean_log) / (prior.kappa + n)
-    scatter = (
-        n * stats.var_log + prior.kappa * n / (prior.kappa + n) * (stats.mean_log - prior.mu) ** 2
-    )
-    var = (prior.nu * prior.sigma**2 + scatter) / (prior.nu + n)
-    spread = max(math.sqrt(var * (1.0 + 1.0 / (prior.kappa + n))), MIN_SIGMA)
+    # the spread: their own scatter pooled with the typical within-person spread (nu
+    # pseudo-gaps); it does not grow because their rhythm is unlike the others' (a yearly
+    # friend is not irregular for being yearly): the priors on the mean and the spread
+    # are independent, the mean's prior variance being how people differ
+    var = (prior.nu * prior.sigma**2 + n * stats.var_log) / (prior.nu + n)
+    between = prior.sigma**2 / prior.kappa
+    precision = 1.0 / between + n / var
+    mu = (prior.mu / between + n * stats.mean_log / var) / precision
+    spread = max(math.sqrt(var + 1.0 / precision), MIN_SIGMA)
     overdue = _phi((math.log(max(silence, 1e-3)) - mu) / spread) if stats.contacts else 0.0
     # in words: their own typical gap once there are a few, the pooled guess before
     usual = stats.mean_log if gaps >= 3 else mu
@@ -258,4 +294,5 @@ def assess(
         bursty=bursty,
         from_cadence=False,
         learned_from=gaps,
+        had_before_days=stats.longest_recent,
     )

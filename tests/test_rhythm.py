@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from ranking.relationships import History, drifting, drifting_median_rule, importance_of
+from ranking.relationships import (
+    History,
+    drifting,
+    drifting_median_rule,
+    importance_of,
+    verdicts,
+)
 from ranking.rhythm import Prior, assess, epoch_days, gap_stats, pooled_prior, span, split_gap
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -219,3 +225,91 @@ def test_contact_histories_feed_the_model(db_url: str) -> None:
     heavy = found[busy.id]
     assert len(heavy.contacts) == people_store.RECENT_CONTACTS  # the newest, none 2000 days old
     assert heavy.contacts[-1] == NOW and heavy.importance > 2
+
+
+# --- episodes spread over days, the right tail, the prior, silences had before -------
+
+
+def test_bursts_spread_over_a_week_are_one_episode_each() -> None:
+    # five contacts over six and a half days, every two months: the gaps inside a burst
+    # (1.5 to 1.8 days) are not a rhythm of their own
+    days = [10 + b * 60 + x for b in range(6) for x in (0, 1.5, 3.2, 5.0, 6.5)]
+    stats = gap_stats(epoch_days(ago(*days), now=NOW))
+    assert stats.episodes == 6 and stats.mean_episode_size == 5
+    assert 50 < 2.718281828**stats.mean_log < 56
+    raw = [60 - 6.5] * 5 + [1.5, 1.7, 1.8, 1.5] * 6
+    assert 1.8 < split_gap(raw) < 53.5
+    # one population, however wide, is not split (a Poisson rhythm, every 10 days)
+    assert split_gap([0.6, 1.2, 2.5, 4, 6, 8, 10, 13, 17, 22, 30, 41]) == 1.0
+
+
+def test_short_gaps_from_off_rhythm_contact_do_not_widen_the_tail() -> None:
+    # every 20 days, with two chance contacts a few days after a regular one: the spread
+    # that decides the tail comes from the gaps above the centre only
+    regular = [5 + 20 * n for n in range(12)]
+    stats = gap_stats(epoch_days(ago(*regular), now=NOW))
+    chance = gap_stats(epoch_days(ago(*regular, 68, 148), now=NOW))
+    assert chance.var_log < 0.05 and stats.var_log < 0.01
+    late = valued(1, ago(*(50 + d for d in (*regular, 68, 148))))
+    (drift,) = drifting([late, *others()], now=NOW)
+    assert drift.person_id == 1
+
+
+def test_a_yearly_friend_is_not_irregular_for_being_unlike_the_others() -> None:
+    # three yearly gaps, among weekly..monthly people: their own rhythm, no extra spread
+    prior = pooled_prior(gap_stats(epoch_days(h.contacts, now=NOW)) for h in others())
+    yearly = gap_stats(epoch_days(ago(30, 395, 760, 1125), now=NOW))
+    a = assess(yearly, prior=prior, now_days=NOW.timestamp() / 86400)
+    assert 330 < a.usual_gap_days < 400 and a.spread < 0.5 and a.overdue < 0.01
+    assert a.had_before_days == 365
+
+
+def test_a_silence_they_recently_came_back_from_is_not_unusual() -> None:
+    # every 10 days, but one pause of 60 days among the recent gaps
+    days = [5 + 10 * n for n in range(6)] + [115 + 10 * n for n in range(6)]
+    person = valued(1, ago(*(d + 45 for d in days)))
+    (v,) = verdicts([person], now=NOW, min_overdue=0.0)
+    assert v.assessment is not None and v.assessment.had_before_days == 60
+    assert v.reason == "too_soon"  # 45 days silent: shorter than the pause they took
+    (after,) = verdicts([person], now=NOW + timedelta(days=20), min_overdue=0.0)
+    assert after.reason == "flagged"
+
+
+def test_verdicts_name_the_test_that_rejects() -> None:
+    late = steady(7, silent=40)
+    people = [
+        valued(1, late),
+        History(person_id=2, contacts=late, posts=POSTS),  # not valued
+        valued(3, late, snoozed_until=NOW + timedelta(days=1)),
+        valued(4, late, dismissed_at=NOW - timedelta(days=1)),
+        History(person_id=5, contacts=late, posts=ago(200, 190), valued=True),
+        valued(6, steady(7, silent=3)),
+        valued(7, [NOW + timedelta(days=1)]),
+    ]
+    found = {v.history.person_id: v.reason for v in verdicts([*people, *others()], now=NOW)}
+    assert [found[p] for p in range(1, 8)] == [
+        "flagged",
+        "not_valued",
+        "snoozed",
+        "dismissed",
+        "not_active",
+        "not_overdue",
+        "no_contact",
+    ]
+    flagged = {v.history.person_id for v in verdicts(people, now=NOW) if v.reason == "flagged"}
+    assert flagged == {d.person_id for d in drifting(people, now=NOW)}
+
+
+def test_the_second_world_family_is_seeded_and_its_truth_is_its_own() -> None:
+    from ranking import contact_sim_hawkes as hawkes
+
+    one = hawkes.world(3, people=40, now=NOW)
+    assert one == hawkes.world(3, people=40, now=NOW)
+    assert {p.klass for p in one} == set(hawkes.CLASSES)
+    for p in one:
+        assert list(p.contacts) == sorted(p.contacts, key=lambda c: c.at)
+        assert all(c.at <= NOW and c.at.tzinfo is not None for c in p.contacts)
+        if p.klass in ("stranger", "moved_on") or not p.valued:
+            assert not p.tell
+        else:
+            assert p.tell == (p.silence_days > p.limit_days)
