@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -12,11 +13,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from app.api.token_cache import TOKEN_CACHE
 from app.config import Settings
 from app.db import get_engine, session_scope
 from app.errors import CsrfFailed, Forbidden, Unauthorized
 from app.models import User
 from app.ratelimit import RateLimiter
+from app.security import hash_token
 from app.storage.users import token_owner, user_for_token
 
 
@@ -102,18 +105,29 @@ def _session_user(session: Session, user_id: int, since: object = None) -> User:
 
 
 def api_user_id(session: Session, credentials: Credentials) -> int:
-    """The id of the caller, for a route that authenticates inside its own worker-thread
-    call (one thread hop per request instead of four: the timeline)."""
+    """The id of the caller, read from the database (and an API token's owner kept in
+    :data:`TOKEN_CACHE` for the next requests)."""
     if credentials.token is None:
         assert credentials.session_user is not None
         user_id: int | None = _session_user(
             session, credentials.session_user, credentials.session_since
         ).id
     else:
+        key, generation = hash_token(credentials.token), TOKEN_CACHE.generation
         user_id = token_owner(session, raw=credentials.token)
+        if user_id is not None:
+            TOKEN_CACHE.put(key, user_id, generation=generation, now=time.monotonic())
     if user_id is None:
         raise Unauthorized(UNKNOWN_TOKEN)
     return user_id
+
+
+def cached_user_id(credentials: Credentials) -> int | None:
+    """The owner of the request's API token if :data:`TOKEN_CACHE` knows it, else None
+    (then :func:`api_user_id` reads it)."""
+    if credentials.token is None:
+        return None
+    return TOKEN_CACHE.get(hash_token(credentials.token), now=time.monotonic())
 
 
 def get_current_user(session: SessionDep, credentials: CredentialsDep) -> User:
