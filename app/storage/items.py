@@ -435,26 +435,13 @@ def read_timeline(
     (:mod:`app.jobs.scoring` keeps it), keyset-paged on ``(rank_key, id)``; ``order="newest"``
     pages on ``(published, id)`` instead. Muted people and hidden items are left out.
     Whole ORM rows, for the reader, the digest and the Atom feed; the API's page reads
-    :func:`read_timeline_entries`."""
+    the same statement's 18 columns (:func:`app.storage.timeline_page.read_page`)."""
     q = TimelineQuery(user_id, limit, cursor, since, person_id, source_id, tag, order)
     query, params = _timeline_select(q, _ROW_COLUMNS)
     rows = [
         TimelineRow(item=i, source=s, person=p) for i, s, p in session.execute(query, params).all()
     ]
     cursor_out = _next_cursor(q, rows[q.limit - 1].item) if len(rows) > q.limit else None
-    return rows[: q.limit], cursor_out
-
-
-def read_timeline_entries(
-    session: Session, q: TimelineQuery
-) -> tuple[list[TimelineEntry], str | None]:
-    """The same page as :func:`read_timeline`, as :class:`TimelineEntry` tuples: the
-    API's hot path reads 18 columns instead of three whole rows (about 60 columns) and
-    builds no ORM objects."""
-    query, params = _timeline_select(q, _ENTRY_COLUMNS)
-    session.flush()  # a Core read does not autoflush; see what this session changed
-    rows = [TimelineEntry(*row) for row in session.connection().execute(query, params)]
-    cursor_out = _next_cursor(q, rows[q.limit - 1]) if len(rows) > q.limit else None
     return rows[: q.limit], cursor_out
 
 
