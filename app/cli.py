@@ -74,6 +74,27 @@ cli.add_typer(user_cli, name="user")
 cli.add_typer(source_cli, name="source")
 cli.add_typer(db_cli, name="db")
 
+# what `kith serve` passes to uvicorn besides the app, host and port; bench/api_app.py
+# starts its plain reference endpoint through run_server too, so the two are served alike
+UVICORN_OPTIONS: dict[str, Any] = {"log_level": "info", "proxy_headers": False}
+# each accepted connection's kernel send buffer: a timeline page (50 items of 1-3 KB of
+# HTML, about 140 KB) goes to the kernel in one write, where the default buffer (16 KB,
+# grown by autotuning) left uvicorn waiting to be woken to write the rest
+SEND_BUFFER_BYTES = 1 << 20
+
+
+def run_server(app: Any, *, host: str, port: int) -> None:
+    """Serve ``app`` with uvicorn (one process) as ``kith serve`` does."""
+    import socket
+
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, **UVICORN_OPTIONS)
+    sock = config.bind_socket()
+    # set on the listening socket: the connections it accepts inherit it
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+    uvicorn.Server(config).run(sockets=[sock])
+
 
 def _fail(code: str, message: str, exit_code: int = 1) -> typer.Exit:
     typer.echo(f"error: {code}: {message}", err=True)
@@ -131,9 +152,15 @@ def source_add(
     url: str,
     user: Annotated[str, typer.Option("--user", help="The user who subscribes")],
     kind: Annotated[
-        str | None, typer.Option("--kind", help="feed | comments | mastodon (found if omitted)")
+        str | None,
+        typer.Option("--kind", help="feed | comments | mastodon | bluesky (found if omitted)"),
     ] = None,
-    token: Annotated[str | None, typer.Option("--token", help="Mastodon access token")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token", help="Mastodon access token, or a Bluesky app password (own account)"
+        ),
+    ] = None,
     check: Annotated[
         bool,
         typer.Option("--check/--no-check", help="Fetch the URL first; a site URL finds its feeds"),
@@ -145,8 +172,8 @@ def source_add(
     from app.jobs.subscriptions import add_source, default_kind, discover
 
     settings = _settings()
-    if kind not in (None, "feed", "comments", "mastodon"):
-        raise _fail("invalid_input", "--kind is one of feed, comments, mastodon", 2)
+    if kind not in (None, "feed", "comments", "mastodon", "bluesky"):
+        raise _fail("invalid_input", "--kind is one of feed, comments, mastodon, bluesky", 2)
     upgrade_database(settings.database_url)
     policy = settings.fetch_policy()
     try:
@@ -292,8 +319,6 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the API and web reader, with in-process ingest; migrates the database first."""
-    import uvicorn
-
     from app.main import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -321,12 +346,8 @@ def serve(
         typer.echo(f"demo login: user {seed.user!r}, password {seed.password!r}")
         typer.echo(f"demo API token: {seed.token}")
     typer.echo(f"Kith is serving at http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(
-        create_app(settings, run_scheduler_loop=scheduler and not no_ingest),
-        host=host,
-        port=port,
-        log_level="info",
-        proxy_headers=False,
+    run_server(
+        create_app(settings, run_scheduler_loop=scheduler and not no_ingest), host=host, port=port
     )
 
 

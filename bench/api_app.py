@@ -1,67 +1,119 @@
-"""The server `bench.api` measures: Kith's own app plus one trivial route, one process.
+"""The two servers `bench.api` measures, each in its own process, started the same way.
 
-    .venv/bin/python -m bench.api_app --database-url sqlite:///PATH --constant FILE --port P
+    .venv/bin/python -m bench.api_app kith --database-url sqlite:///PATH --port P
+    .venv/bin/python -m bench.api_app reference --port P
 
-Two trivial routes answer FILE (a real 50-item timeline page the benchmark captured from
-this very server), read once on first use:
+- ``kith``: Kith's own app (``app.main.create_app``), ingest scheduler off (the seeded
+  feeds do not exist); the benchmark drives its ``GET /api/v1/timeline?limit=50``.
+- ``reference``: the plain endpoint of issue 17, a FastAPI app of its own with one
+  synchronous ``def`` route returning a constant dict of 50 items shaped like Kith's
+  (id, title, url, a few hundred bytes of HTML content, published, source, person,
+  score, one ``why`` entry), default response class (FastAPI validates nothing, runs
+  ``jsonable_encoder`` and ``JSONResponse`` on every request), no middleware.
 
-- ``GET /bench/constant``: the issue's "trivial FastAPI endpoint returning a constant
-  50-item JSON body", written the way FastAPI documents it: an ``async def`` that
-  returns the page as Python data (parsed once), which FastAPI encodes
-  (``jsonable_encoder``, then ``JSONResponse``) on every request;
-- ``GET /bench/raw``: the same page as ready-made bytes in a ``Response``: no encoding at
-  all, only the server, the framework and the middleware (the floor).
-
-Both are matched first and run in the same process, behind the same middleware, with the
-same uvicorn settings as ``kith serve`` (``log_level="info"``, access log on,
-``proxy_headers=False``) as ``GET /api/v1/timeline``. The ingest scheduler is off: the
-seeded feeds do not exist.
+Both run through :func:`app.cli.run_server`, as ``kith serve`` does (its uvicorn
+options, access log and all, and its listening socket), so a change to ``kith serve``
+reaches the reference too. One process each, one at a time under load.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from functools import cache
-from pathlib import Path
+import random
 from typing import Any
 
-import uvicorn
-from fastapi import FastAPI, Response
+from fastapi import FastAPI
 
-from app.config import Settings
-from app.main import create_app
+from app.cli import run_server
+
+_WORDS = [
+    "garden",
+    "ferry",
+    "bread",
+    "lighthouse",
+    "river",
+    "letter",
+    "kitchen",
+    "harbour",
+    "orchard",
+    "bicycle",
+    "lantern",
+    "market",
+    "winter",
+    "island",
+    "meadow",
+    "chapter",
+    "festival",
+    "violin",
+    "tide",
+    "pottery",
+    "sourdough",
+    "trail",
+]
 
 
-def create_bench_app(settings: Settings, constant: Path) -> FastAPI:
-    """``app.main.create_app(settings)`` with ``GET /bench/constant`` added."""
-    app = create_app(settings)
-    body = cache(constant.read_bytes)
-    data = cache(lambda: json.loads(body()))
+def reference_page(items: int = 50, *, seed: int = 17) -> dict[str, Any]:
+    """A constant timeline page in Kith's shape, with 300-500 bytes of HTML per item."""
+    rng = random.Random(seed)
 
-    @app.get("/bench/constant", include_in_schema=False, response_model=None)
-    async def read_constant() -> Any:
-        """A constant 50-item page as data: FastAPI encodes it, as for any endpoint."""
-        return data()
+    def words(n: int) -> str:
+        return " ".join(rng.choice(_WORDS) for _ in range(n)).capitalize()
 
-    @app.get("/bench/raw", include_in_schema=False)
-    async def read_raw() -> Response:
-        """The same page as bytes: the server, framework and middleware floor."""
-        return Response(content=body(), media_type="application/json")
+    page = []
+    for n in range(items):
+        content = f"<p>{words(12)}.</p>"
+        while len(content) < rng.randint(300, 500):
+            content += (
+                f'<p>{words(10)} <a href="https://example.org/{n}" '
+                f'rel="noopener noreferrer">{words(2)}</a>.</p>'
+            )
+        page.append(
+            {
+                "id": 100_000 - n,
+                "title": words(6),
+                "url": f"https://p{n}.example/2026/11/{n}",
+                "content": content,
+                "published": f"2026-11-{1 + n % 28:02d}T10:00:00Z",
+                "source": {"id": n + 1, "kind": "feed", "title": f"{words(1)}\u2019s blog"},
+                "person": {"id": n + 1, "name": words(2)},
+                "score": round(rng.uniform(-2, 4), 4),
+                "why": [{"reason": f"you often open {words(1)}\u2019s posts", "value": 1.9}],
+            }
+        )
+    return {"items": page, "next_cursor": "MTIzNC41LDk5OTUw"}
 
-    # matched first: their figures are the baseline, not a walk past every other route
-    app.router.routes[:0] = [app.router.routes.pop(), app.router.routes.pop()]
+
+def create_reference_app() -> FastAPI:
+    """The plain FastAPI app: ``GET /reference`` (and a health route for the waiter)."""
+    app = FastAPI()
+    page = reference_page()
+
+    @app.get("/reference")
+    def read_reference() -> Any:
+        """A constant 50-item page, encoded by FastAPI on every request."""
+        return page
+
+    @app.get("/api/v1/health")
+    def read_health() -> dict[str, str]:
+        return {"status": "ok"}
+
     return app
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--constant", type=Path, required=True)
+    parser.add_argument("which", choices=("kith", "reference"))
+    parser.add_argument("--database-url")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    app = create_bench_app(Settings(database_url=args.database_url), args.constant)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="info", proxy_headers=False)
+    if args.which == "kith":
+        from app.config import Settings
+        from app.main import create_app
+
+        app = create_app(Settings(database_url=args.database_url))
+    else:
+        app = create_reference_app()
+    run_server(app, host="127.0.0.1", port=args.port)
 
 
 if __name__ == "__main__":
