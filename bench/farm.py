@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 WORDS = (
     "friend", "garden", "ferry", "bread", "lighthouse", "river", "mountain", "letter",
@@ -254,7 +255,7 @@ def _serve(
     entries: int,
     thread_comments: int,
     blogs: bool,
-    ready: mp.Event,  # type: ignore[valid-type]
+    ready: Any,  # a multiprocessing Event
 ) -> None:
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     pages = build_farm(
@@ -272,7 +273,7 @@ def _serve(
         disable_nagle_algorithm = True
 
         def do_GET(self) -> None:  # noqa: N802
-            port = self.server.server_address[1]
+            port = int(self.server.server_address[1])  # type: ignore[index]
             key = self.path.split("?")[0]
             page = prepared.get(key if not blogs else f"http://127.0.0.1:{port}{key}")
             if port in slow:
