@@ -27,6 +27,14 @@ _COMPILED = {
     event: [re.compile(p, re.IGNORECASE if "[A-Z]" not in p else 0) for p in patterns]
     for event, patterns in EVENTS.items()
 }
+# one pass that says whether any rule can match: most posts announce nothing, and one
+# alternation is far cheaper than every rule in turn (the ordered rules then decide)
+_ANY = [
+    re.compile(
+        "|".join(f"(?:{p})" for ps in EVENTS.values() for p in ps if "[A-Z]" not in p), re.I
+    ),
+    re.compile("|".join(f"(?:{p})" for ps in EVENTS.values() for p in ps if "[A-Z]" in p)),
+]
 CONGRATS = re.compile(
     r"\b(congratulations|congrats|so happy for you|condolences|sorry for your loss)\b", re.I
 )
@@ -41,6 +49,8 @@ class Story:
 def life_event(title: str, text: str) -> Story | None:
     """The life event a post announces, if any (title weighs first, then the text)."""
     for part in (title, text[:2000]):
+        if not any(pattern.search(part) for pattern in _ANY):
+            continue
         for event, patterns in _COMPILED.items():
             for pattern in patterns:
                 match = pattern.search(part)
