@@ -165,6 +165,9 @@ class Identity(SQLModel, table=True):
     value: str = Field(max_length=1000)
     display_name: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # the user's Mastodon relationship with this account (following, followed_by,
+    # endorsed, note: booleans), refreshed at sync; the ranking prior reads it
+    relationship: dict[str, object] | None = Field(default=None, sa_type=sa.JSON)
 
 
 class Item(SQLModel, table=True):

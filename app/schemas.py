@@ -119,11 +119,18 @@ class SourceOut(BaseModel):
     error_message: str | None
     error_count: int
     paused: bool
+    # Mastodon: a stream of the account that failed on its own while the others were
+    # stored, e.g. {"notifications": {"code": "scope_missing", "message": "..."}}
+    stream_errors: dict[str, dict[str, str]] = {}
 
     @classmethod
     def from_row(cls, s: Source) -> SourceOut:
         assert s.id is not None
-        return cls(**s.model_dump(include=set(cls.model_fields)))
+        errors = (s.state or {}).get("stream_errors")
+        return cls(
+            **s.model_dump(include=set(cls.model_fields) - {"stream_errors"}),
+            stream_errors=errors if isinstance(errors, dict) else {},
+        )
 
 
 class SourcePage(BaseModel):

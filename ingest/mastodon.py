@@ -1,49 +1,95 @@
 """Mastodon: a public account without a token, or the user's own account with one.
 
 Sync is gap-free: the first sync reads newest-first pages down to a backfill cap
-(``Link: next``); later syncs ask for what is newer than the stored cursor with
-``min_id`` and walk ``Link: prev`` until a page comes back empty. Every request goes
-through the guarded session and :func:`ingest.guard.check_url`; the token is only ever
-sent to the instance's own origin, and a ``Link`` to another origin is not followed.
-Rate limits are read from ``X-RateLimit-Remaining/Reset``: Kith pauses before reaching
-zero (briefly) or stops and reports when it may come back.
+(``Link: next``); later syncs re-read the newest pages (the reconciliation window) and,
+when those do not reach the stored cursor, ask for what is newer with ``min_id`` and
+walk ``Link: prev`` until a short page. The re-read catches edits and deletions: a
+status seen in the window last time and missing now is looked up by id, and a 404 makes
+it a deletion. Each stream of an account (home, notifications, own statuses,
+favourites, relationships) fails on its own: its error is kept in the state (with the
+scope the token lacks, when the instance says so) and the others are stored; only the
+primary stream (home; a public profile's statuses) fails the sync.
+
+The HTTP client lives in :mod:`ingest.mastodon_api`, the entity mapping in
+:mod:`ingest.mastodon_entities`; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from html import escape
-from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from ingest.discover import mastodon_account
-from ingest.errors import HTTPStatusError, IngestError, ParseError, ResponseTooLarge
-from ingest.fetch import FetchPolicy, _wrap, fetch
-from ingest.guard import check_url
-from ingest.parse import parse_feed
-from ingest.sanitize import plain_text, sanitize_html
-from ingest.types import (
-    AuthorData,
-    Enclosure,
-    EntryData,
-    FetchResult,
-    IdentityEvidence,
-    InteractionData,
+from ingest.errors import HTTPStatusError, IngestError
+from ingest.fetch import FetchPolicy, fetch
+from ingest.mastodon_api import (  # noqa: F401 - public names of ingest.mastodon
+    MAX_JSON_BYTES,
+    PAGE,
+    WRITE_SCOPES,
+    InstanceError,
+    MastodonAPI,
+    PostedStatus,
+    RateLimited,
+    TokenScopes,
+    _id_key,
+    collect,
+    origin,
+    post_status,
+    resolve_status,
+    token_scopes,
 )
+from ingest.mastodon_entities import (  # noqa: F401 - public names of ingest.mastodon
+    Relationship,
+    _when,
+    account_identity,
+    accounts_in,
+    favourite_interaction,
+    full_acct,
+    notification_interaction,
+    own_status_interactions,
+    relationship_of,
+    status_entry,
+    verified_links,
+)
+from ingest.mastodon_window import (  # noqa: F401 - public names of ingest.mastodon
+    StreamRead,
+    deletion_candidates,
+    entry_key,
+    read_stream,
+    reconcile,
+)
+from ingest.parse import parse_feed
+from ingest.types import EntryData, FetchResult, InteractionData
 
-PAGE = 40
-MAX_JSON_BYTES = 8 * 1024 * 1024
+T = TypeVar("T")
+
+# the scope each stream needs (Mastodon's granular scopes; "read" covers them all)
+STREAM_SCOPES = {
+    "home": "read:statuses",
+    "statuses": "read:statuses",
+    "notifications": "read:notifications",
+    "own_statuses": "read:statuses",
+    "favourites": "read:favourites",
+    "relationships": "read:follows",
+    "endorsements": "read:accounts",
+}
+OUT_OF_SCOPE = "outside the authorized scopes"
+RELATIONSHIPS_CAP = 80  # accounts asked about per sync (two requests)
+ENDORSEMENT_PAGES = 5
+ENDORSEMENTS_EVERY = timedelta(days=1)
 
 
 @dataclass(slots=True)
 class MastodonBatch:
-    """What one sync brought: entries, interactions, and the state to store."""
+    """What one sync brought: entries, interactions, and the state to store; deletions
+    found by the re-read (``gone``: dedupe keys), relationship flags by full acct,
+    the featured accounts (``endorsed``, None when not read this time) and verified
+    profile links by full acct."""
 
     entries: list[EntryData] = field(default_factory=list)
     interactions: list[InteractionData] = field(default_factory=list)
@@ -51,354 +97,69 @@ class MastodonBatch:
     requests: int = 0
     # set when a rate limit stopped the sync early: check again after this many seconds
     retry_after: float | None = None
+    gone: list[str] = field(default_factory=list)
+    relationships: dict[str, Relationship] = field(default_factory=dict)
+    endorsed: frozenset[str] | None = None
+    verified: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-def origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+def stream_error(name: str, exc: IngestError) -> dict[str, str]:
+    """What the source shows for a failed stream: a stable code and words that name the
+    missing scope when the instance says the token lacks one."""
+    detail = getattr(exc, "detail", "") or exc.message
+    scope = STREAM_SCOPES.get(name, "read")
+    if isinstance(exc, HTTPStatusError) and exc.status == 403 and OUT_OF_SCOPE in detail:
+        return {
+            "code": "scope_missing",
+            "message": f"{name.replace('_', ' ')} needs the {scope} scope "
+            f"(the instance said: {detail})",
+            "scope": scope,
+        }
+    return {"code": exc.code, "message": f"{name.replace('_', ' ')}: {exc.message}"}
 
 
-class RateLimited(HTTPStatusError):
-    def __init__(self, message: str, *, url: str, retry_after: float) -> None:
-        super().__init__(message, url=url, status=429, retry_after=retry_after)
-
-
-class InstanceError(HTTPStatusError):
-    """An error status from the instance; ``detail`` is its own words (its ``error``)."""
-
-    def __init__(self, message: str, *, url: str, status: int, detail: str) -> None:
-        super().__init__(message, url=url, status=status)
-        self.detail = detail
-
-
-class MastodonAPI:
-    """GET JSON from one instance, with its token, pacing by its rate-limit headers."""
-
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        policy: FetchPolicy,
-        instance: str,
-        token: str | None = None,
-        *,
-        min_remaining: int = 5,
-        max_pause: float = 10.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.session = session
-        self.policy = policy
-        self.instance = instance.rstrip("/")
-        self.token = token
-        self.min_remaining = min_remaining
-        self.max_pause = max_pause
-        self.sleep = sleep
-        self.requests = 0
-
-    def same_origin(self, url: str) -> bool:
-        return origin(url) == origin(self.instance)
-
-    async def get(
-        self, path_or_url: str, params: dict[str, Any] | None = None
-    ) -> tuple[Any, dict[str, str]]:
-        """(decoded JSON, links by rel) for one GET; raises coded errors."""
-        return await self.send("GET", path_or_url, params)
-
-    async def send(
-        self,
-        method: str,
-        path_or_url: str,
-        params: dict[str, Any] | None = None,
-        *,
-        body: dict[str, Any] | None = None,
-        idempotency_key: str | None = None,
-    ) -> tuple[Any, dict[str, str]]:
-        """(decoded JSON, links by rel) for one request (a JSON ``body`` for a POST)."""
-        url = urljoin(self.instance + "/", path_or_url)
-        if params:
-            url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
-        check_url(url, self.policy.guard)
-        headers = {"Accept": "application/json"}
-        if self.token and self.same_origin(url):  # never to another host
-            headers["Authorization"] = f"Bearer {self.token}"
-        if idempotency_key:  # Mastodon posts a status once per key, however often it is sent
-            headers["Idempotency-Key"] = idempotency_key
-        self.requests += 1
-        try:
-            async with asyncio.timeout(self.policy.deadline_seconds):
-                async with self.session.request(
-                    method, url, headers=headers, json=body, allow_redirects=False
-                ) as resp:
-                    data = await _read_all(resp, url)
-                    links = {
-                        str(rel): str(value.get("url"))
-                        for rel, value in resp.links.items()
-                        if value.get("url") is not None
-                    }
-                    await self._pace(resp.headers, resp.status, url, data)
-        except IngestError:
-            raise
-        except (aiohttp.ClientError, ValueError, TimeoutError) as exc:
-            raise _wrap(exc, url) from exc
-        try:
-            return json.loads(data), links
-        except ValueError as exc:
-            raise ParseError(f"the instance answered with invalid JSON: {exc}", url=url) from exc
-
-    async def _pace(self, headers: Any, status: int, url: str, body: bytes) -> None:
-        reset_in = _seconds_until(headers.get("X-RateLimit-Reset"))
-        if status == 429:
-            raise RateLimited(
-                "rate limited by the instance", url=url, retry_after=reset_in or 300.0
-            )
-        if status >= 300:
-            detail = _error_text(body)
-            raise InstanceError(f"HTTP {status}: {detail}", url=url, status=status, detail=detail)
-        remaining = headers.get("X-RateLimit-Remaining")
-        if remaining is not None and remaining.isdigit() and int(remaining) <= self.min_remaining:
-            wait = reset_in or 0.0
-            if wait > self.max_pause:
-                raise RateLimited(
-                    f"only {remaining} requests left until the limit resets",
-                    url=url,
-                    retry_after=wait,
-                )
-            await self.sleep(wait)
-
-
-async def _read_all(resp: aiohttp.ClientResponse, url: str) -> bytes:
-    """The whole body, to the last chunk (``read(n)`` returns what has arrived so far),
-    within MAX_JSON_BYTES."""
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in resp.content.iter_chunked(64 * 1024):
-        total += len(chunk)
-        if total > MAX_JSON_BYTES:
-            raise ResponseTooLarge("the API answer is too large", url=url)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _error_text(body: bytes) -> str:
+async def _stream(batch: MastodonBatch, name: str, call: Awaitable[T]) -> T | None:
+    """Run one optional stream; its failure is recorded on the batch, not raised (a rate
+    limit still stops the whole sync, so nothing is skipped)."""
+    errors = batch.state.setdefault("stream_errors", {})
     try:
-        data = json.loads(body)
-        return str(data.get("error") or data)[:300]
-    except (ValueError, AttributeError):
-        return body[:200].decode("utf-8", "replace")
-
-
-def _seconds_until(reset: str | None) -> float | None:
-    if not reset:
+        result = await call
+    except RateLimited:
+        raise
+    except IngestError as exc:
+        errors[name] = stream_error(name, exc)
         return None
-    try:
-        when = datetime.fromisoformat(reset.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    errors.pop(name, None)
+    return result
 
 
-def _id_key(value: str) -> tuple[int, str]:
-    return (len(value), value)  # Mastodon ids are numeric strings of growing length
-
-
-async def collect(
-    api: MastodonAPI,
-    path: str,
-    *,
-    min_id: str | None,
-    cap: int,
-    params: dict[str, Any] | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Everything newer than ``min_id`` (or the newest ``cap`` on a first sync), and the
-    new cursor. Gap-free: ``min_id`` then ``Link: prev`` until an empty page."""
-    params = dict(params or {}, limit=PAGE)
-    collected: list[dict[str, Any]] = []
-    newest = min_id
-    # first sync: newest first, older pages by Link: next; later: what follows the
-    # cursor (min_id), newer pages by Link: prev
-    rel = "next" if min_id is None else "prev"
-    page, links = await api.get(path, params if min_id is None else dict(params, min_id=min_id))
-    while isinstance(page, list) and page:
-        collected.extend(page)
-        follow = links.get(rel)
-        # a short page is the last one: asking again would only return []
-        if len(page) < PAGE or len(collected) >= cap or not follow or not api.same_origin(follow):
-            break
-        page, links = await api.get(follow)
-    for item in collected:
-        ident = str(item.get("id", ""))
-        if ident and (newest is None or _id_key(ident) > _id_key(newest)):
-            newest = ident
-    return collected, newest
-
-
-# --- entities -> plain data ----------------------------------------------------------
-
-
-def full_acct(account: dict[str, Any]) -> str:
-    acct = str(account.get("acct") or account.get("username") or "")
-    if "@" not in acct:
-        acct = f"{acct}@{urlsplit(str(account.get('url') or '')).netloc or 'unknown'}"
-    return acct.lower()
-
-
-def account_identity(account: dict[str, Any]) -> IdentityEvidence:
-    name = plain_text(str(account.get("display_name") or ""), limit=200)
-    return IdentityEvidence(
-        kind="acct",
-        value=full_acct(account),
-        display_name=name or str(account.get("username") or full_acct(account)),
-    )
-
-
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def status_entry(status: dict[str, Any], *, instance: str) -> EntryData:
-    """A status (or the original of a boost) as an entry by its author."""
-    boosted_by = None
-    if isinstance(status.get("reblog"), dict):
-        boosted_by = full_acct(status.get("account") or {})
-        status = status["reblog"]
-    account = status.get("account") or {}
-    url = str(status.get("url") or status.get("uri") or "")
-    body = str(status.get("content") or "")
-    spoiler = str(status.get("spoiler_text") or "")
-    if spoiler:
-        body = f"<p><strong>CW: {escape(spoiler)}</strong></p>{body}"
-    poll = status.get("poll")
-    if isinstance(poll, dict) and poll.get("options"):
-        options = "".join(
-            f"<li>{escape(str(o.get('title', '')))} ({o.get('votes_count') or 0})</li>"
-            for o in poll["options"]
+def _primary_error(name: str, exc: IngestError) -> IngestError:
+    """A failed primary stream fails the sync; a missing scope is named (the code stays
+    ``auth_failed``, so the source pauses until the token is fixed)."""
+    if isinstance(exc, InstanceError) and exc.status == 403 and OUT_OF_SCOPE in exc.detail:
+        err = stream_error(name, exc)
+        return InstanceError(
+            "the token may not read the " + err["message"],
+            url=exc.url or "",
+            status=403,
+            detail=exc.detail,
         )
-        body += f"<p>Poll:</p><ul>{options}</ul>"
-    enclosures = []
-    for media in status.get("media_attachments") or ():
-        link = media.get("remote_url") or media.get("url")
-        if isinstance(link, str) and link.startswith(("http://", "https://")):
-            enclosures.append(
-                Enclosure(
-                    url=link[:2048],
-                    type=str(media.get("type") or "") or None,
-                    description=plain_text(str(media.get("description") or ""), limit=1500) or None,
-                )
-            )
-    identity = account_identity(account)
-    text = plain_text(body, limit=100_000)
-    parent = status.get("in_reply_to_id")
-    return EntryData(
-        dedupe_key="id:" + str(status.get("uri") or url)[:1000],
-        url=url or None,
-        title=(text[:117] + "...") if len(text) > 120 else text,
-        content=sanitize_html(body, base_url=url or instance),
-        published=_when(status.get("created_at")),
-        updated=_when(status.get("edited_at")),
-        author=AuthorData(name=identity.display_name, uri=str(account.get("url") or "") or None),
-        identity=identity,
-        in_reply_to=f"{instance}/web/statuses/{parent}" if parent else None,
-        tags=tuple(str(t.get("name")) for t in status.get("tags") or () if t.get("name")),
-        enclosures=tuple(enclosures),
-        language=str(status.get("language") or "")[:20] or None,
-        boosted_by=boosted_by,
-    )
-
-
-def _host(instance: str) -> str:
-    return urlsplit(instance).hostname or instance
-
-
-def notification_interaction(
-    n: dict[str, Any], *, instance: str, me: str
-) -> InteractionData | None:
-    """Them -> you: mentions and replies, favourites, boosts, follows."""
-    kind = {
-        "mention": "mention",
-        "favourite": "favourite",
-        "reblog": "boost",
-        "follow": "follow",
-    }.get(str(n.get("type")))
-    account = n.get("account")
-    at = _when(n.get("created_at"))
-    if kind is None or not isinstance(account, dict) or at is None:
-        return None
-    status = n.get("status") or {}
-    if kind == "mention" and status.get("in_reply_to_account_id") == me:
-        kind = "reply"
-    return InteractionData(
-        direction="in",
-        kind=kind,
-        at=at,
-        who=account_identity(account),
-        external_id=f"mastodon:{_host(instance)}:notification:{n.get('id')}",
-    )
-
-
-def own_status_interactions(s: dict[str, Any], *, instance: str, me: str) -> list[InteractionData]:
-    """You -> them: whom your statuses reply to, mention and boost."""
-    at = _when(s.get("created_at"))
-    if at is None:
-        return []
-    host = _host(instance)
-    out: list[InteractionData] = []
-    if isinstance(s.get("reblog"), dict):
-        author = s["reblog"].get("account") or {}
-        if author.get("id") != me:
-            out.append(
-                InteractionData(
-                    "out",
-                    "boost",
-                    at,
-                    account_identity(author),
-                    f"mastodon:{host}:status:{s.get('id')}:boost",
-                )
-            )
-        return out
-    reply_to = s.get("in_reply_to_account_id")
-    for mention in s.get("mentions") or ():
-        if mention.get("id") == me:
-            continue
-        kind = "reply" if mention.get("id") == reply_to else "mention"
-        out.append(
-            InteractionData(
-                "out",
-                kind,
-                at,
-                account_identity(mention),
-                f"mastodon:{host}:status:{s.get('id')}:{kind}:{mention.get('id')}",
-            )
-        )
-    return out
-
-
-def favourite_interaction(s: dict[str, Any], *, instance: str, me: str) -> InteractionData | None:
-    author = s.get("account") or {}
-    at = _when(s.get("created_at"))
-    if at is None or author.get("id") == me:
-        return None
-    return InteractionData(
-        "out",
-        "favourite",
-        at,
-        account_identity(author),
-        f"mastodon:{_host(instance)}:favourite:{s.get('id')}",
-    )
+    return exc
 
 
 # --- the two kinds of sync -------------------------------------------------------------
 
 
+def _verified(
+    batch: MastodonBatch, statuses: list[dict[str, Any]], notes: list[dict[str, Any]]
+) -> None:
+    for acct, account in accounts_in(statuses, notes).items():
+        if links := verified_links(account):
+            batch.verified[acct] = links
+
+
 async def sync_public(
-    api: MastodonAPI, *, username: str, state: dict[str, Any], backfill: int
+    api: MastodonAPI, *, username: str, state: dict[str, Any], backfill: int, now: datetime
 ) -> MastodonBatch:
     """A public account: lookup once, then its statuses since the cursor."""
     batch = MastodonBatch(state=dict(state))
@@ -407,20 +168,28 @@ async def sync_public(
         account, _ = await api.get("/api/v1/accounts/lookup", {"acct": username})
         account_id = str(account.get("id"))
         batch.state["account_id"] = account_id
-    statuses, newest = await collect(
+    read = await read_stream(
         api,
         f"/api/v1/accounts/{account_id}/statuses",
-        min_id=state.get("statuses_min_id"),
+        cursor=state.get("statuses_min_id"),
         cap=backfill,
+        now=now,
     )
-    batch.entries = [status_entry(s, instance=api.instance) for s in statuses]
-    batch.state["statuses_min_id"] = newest
+    batch.entries = [status_entry(s, instance=api.instance) for s in read.statuses]
+    batch.state["statuses_min_id"] = read.newest
+    gone, batch.state["statuses_recent"] = await reconcile(api, state.get("statuses_recent"), read)
+    batch.gone.extend(gone)
+    _verified(batch, read.statuses, [])
     return batch
 
 
-async def sync_account(api: MastodonAPI, *, state: dict[str, Any], backfill: int) -> MastodonBatch:
-    """Your own account: home timeline, notifications, your statuses, your favourites."""
+async def sync_account(
+    api: MastodonAPI, *, state: dict[str, Any], backfill: int, now: datetime
+) -> MastodonBatch:
+    """Your own account: home timeline, notifications, your statuses, your favourites,
+    and your relationships with the accounts seen."""
     batch = MastodonBatch(state=dict(state))
+    batch.state["stream_errors"] = dict(state.get("stream_errors") or {})
     me = state.get("me_id")
     if not me:
         account, _ = await api.get("/api/v1/accounts/verify_credentials")
@@ -434,26 +203,86 @@ async def sync_account(api: MastodonAPI, *, state: dict[str, Any], backfill: int
         raise
     except IngestError:
         pass  # the scopes stay as last seen; the sync goes on
-    home, batch.state["home_min_id"] = await collect(
-        api, "/api/v1/timelines/home", min_id=state.get("home_min_id"), cap=backfill
+    try:
+        home = await read_stream(
+            api, "/api/v1/timelines/home", cursor=state.get("home_min_id"), cap=backfill, now=now
+        )
+    except RateLimited:
+        raise
+    except IngestError as exc:
+        raise _primary_error("home", exc) from exc
+    batch.state["stream_errors"].pop("home", None)
+    batch.entries = [status_entry(s, instance=api.instance) for s in home.statuses]
+    batch.state["home_min_id"] = home.newest
+    gone, batch.state["home_recent"] = await reconcile(api, state.get("home_recent"), home)
+    batch.gone.extend(gone)
+    notes_path, own_path = "/api/v1/notifications", f"/api/v1/accounts/{me}/statuses"
+    notes_read = await _stream(
+        batch,
+        "notifications",
+        collect(api, notes_path, min_id=state.get("notifications_min_id"), cap=backfill),
     )
-    batch.entries = [status_entry(s, instance=api.instance) for s in home]
-    notes, batch.state["notifications_min_id"] = await collect(
-        api, "/api/v1/notifications", min_id=state.get("notifications_min_id"), cap=backfill
-    )
+    notes = notes_read[0] if notes_read else []
+    if notes_read:
+        batch.state["notifications_min_id"] = notes_read[1]
     batch.interactions = [
         i for n in notes if (i := notification_interaction(n, instance=api.instance, me=me))
     ]
-    own, batch.state["own_min_id"] = await collect(
-        api, f"/api/v1/accounts/{me}/statuses", min_id=state.get("own_min_id"), cap=backfill
+    own = await _stream(
+        batch, "own_statuses", collect(api, own_path, min_id=state.get("own_min_id"), cap=backfill)
     )
-    for s in own:
-        batch.interactions.extend(own_status_interactions(s, instance=api.instance, me=me))
-    favourites, _ = await api.get("/api/v1/favourites", {"limit": PAGE})
-    batch.interactions.extend(
-        i for s in favourites or () if (i := favourite_interaction(s, instance=api.instance, me=me))
-    )
+    if own:
+        batch.state["own_min_id"] = own[1]
+        for s in own[0]:
+            batch.interactions.extend(own_status_interactions(s, instance=api.instance, me=me))
+    favourites = await _stream(batch, "favourites", api.get("/api/v1/favourites", {"limit": PAGE}))
+    for s in (favourites[0] if favourites else None) or ():
+        if i := favourite_interaction(s, instance=api.instance, me=me):
+            batch.interactions.append(i)
+    seen = accounts_in(home.statuses, notes)
+    seen.pop(str(batch.state.get("me_acct") or ""), None)
+    await _relationships(api, batch, seen, now=now)
+    _verified(batch, home.statuses, notes)
     return batch
+
+
+async def _relationships(
+    api: MastodonAPI,
+    batch: MastodonBatch,
+    accounts: dict[str, dict[str, Any]],
+    *,
+    now: datetime,
+) -> None:
+    """Flags of the accounts seen (``/accounts/relationships``) and, once a day, the
+    featured accounts (``/endorsements``)."""
+    by_id = {str(a["id"]): acct for acct, a in list(accounts.items())[:RELATIONSHIPS_CAP]}
+    ids = list(by_id)
+    for start in range(0, len(ids), 40):
+        chunk = ids[start : start + 40]
+        got = await _stream(
+            batch, "relationships", api.get("/api/v1/accounts/relationships", {"id[]": chunk})
+        )
+        if got is None:
+            break
+        for r in got[0] if isinstance(got[0], list) else ():
+            if isinstance(r, dict) and str(r.get("id")) in by_id:
+                batch.relationships[by_id[str(r.get("id"))]] = relationship_of(r)
+    last = _when(batch.state.get("endorsements_at"))
+    if last is not None and now - last < ENDORSEMENTS_EVERY:
+        return
+    featured: set[str] = set()
+    got = await _stream(batch, "endorsements", api.get("/api/v1/endorsements", {"limit": PAGE}))
+    pages = 0
+    while got is not None and isinstance(got[0], list) and got[0]:
+        featured.update(full_acct(a) for a in got[0] if isinstance(a, dict))
+        pages += 1
+        follow = got[1].get("next")
+        if pages >= ENDORSEMENT_PAGES or not follow or not api.same_origin(follow):
+            break
+        got = await _stream(batch, "endorsements", api.get(follow))
+    if got is not None and "endorsements" not in batch.state["stream_errors"]:
+        batch.endorsed = frozenset(featured)
+        batch.state["endorsements_at"] = now.isoformat()
 
 
 async def sync(
@@ -464,21 +293,25 @@ async def sync(
     token: str | None,
     state: dict[str, Any],
     backfill: int = 200,
+    now: datetime | None = None,
 ) -> MastodonBatch:
     """Sync one Mastodon source: ``url`` is a profile (``https://host/@name``) without a
     token, or the instance (``https://host``) with one. A public profile whose API is
     closed falls back to its ``.rss`` feed."""
+    from datetime import UTC
+
+    now = now or datetime.now(UTC)
     account = mastodon_account(url)
     parts = urlsplit(url)
     instance = account.instance if account else f"{parts.scheme}://{parts.netloc}"
     api = MastodonAPI(session, policy, instance, token)
     try:
         if token:
-            batch = await sync_account(api, state=state, backfill=backfill)
+            batch = await sync_account(api, state=state, backfill=backfill, now=now)
         elif account is not None:
             try:
                 batch = await sync_public(
-                    api, username=account.username, state=state, backfill=backfill
+                    api, username=account.username, state=state, backfill=backfill, now=now
                 )
             except HTTPStatusError as exc:
                 if exc.status not in (401, 403) or state.get("account_id"):
@@ -503,122 +336,3 @@ async def _rss_fallback(
     if isinstance(result, FetchResult):
         batch.entries = list(parse_feed(result.content, url=result.url).entries)
     return batch
-
-
-# --- writing: the user's own account replies ------------------------------------------
-
-WRITE_SCOPES = frozenset({"write", "write:statuses"})  # "write" includes every write:*
-
-
-@dataclass(frozen=True, slots=True)
-class TokenScopes:
-    """What the instance says the token may do: ``scopes`` is None when it says nothing
-    (then ``reason`` says why); ``via`` names the endpoint that answered."""
-
-    scopes: tuple[str, ...] | None
-    via: str | None = None
-    reason: str | None = None
-
-    @property
-    def can_post(self) -> bool:
-        return bool(self.scopes and WRITE_SCOPES.intersection(self.scopes))
-
-    def state(self) -> dict[str, Any]:
-        """The keys cached in the source's state."""
-        return {
-            "scopes": list(self.scopes) if self.scopes is not None else None,
-            "scopes_via": self.via,
-            "scopes_reason": self.reason,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class PostedStatus:
-    id: str
-    uri: str
-    url: str
-    in_reply_to_id: str | None
-    in_reply_to_account_id: str | None
-
-
-def _scope_list(value: Any) -> tuple[str, ...] | None:
-    """``"read write"`` or ``["read", "write"]`` -> a tuple; anything else -> None."""
-    if isinstance(value, str):
-        return tuple(value.split())
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    return None
-
-
-async def token_scopes(api: MastodonAPI) -> TokenScopes:
-    """The token's scopes: Doorkeeper's ``GET /oauth/token/info`` (``scope``: the token's
-    own) first, then ``GET /api/v1/apps/verify_credentials`` (``scopes``: its app's, on
-    Mastodon 4.3+). An instance that answers neither gives no scopes and a reason; an
-    invalid token raises ``auth_failed``."""
-    tried: list[str] = []
-    for path, key, via in (
-        ("/oauth/token/info", "scope", "token_info"),
-        ("/api/v1/apps/verify_credentials", "scopes", "apps"),
-    ):
-        try:
-            data, _ = await api.get(path)
-        except HTTPStatusError as exc:
-            if exc.status == 401:
-                raise
-            tried.append(f"{path}: HTTP {exc.status}")
-            continue
-        except ParseError:
-            tried.append(f"{path}: not JSON")
-            continue
-        found = _scope_list(data.get(key)) if isinstance(data, dict) else None
-        if found is not None:
-            return TokenScopes(scopes=found, via=via)
-        tried.append(f"{path}: no {key}")
-    return TokenScopes(
-        scopes=None,
-        reason="the instance does not say what the token may do (" + "; ".join(tried) + ")",
-    )
-
-
-async def resolve_status(api: MastodonAPI, url: str) -> dict[str, Any] | None:
-    """The status at ``url`` as the user's own instance knows it (its id there), through
-    ``GET /api/v2/search?resolve=true``; None when the instance finds nothing."""
-    data, _ = await api.get(
-        "/api/v2/search", {"q": url, "resolve": "true", "type": "statuses", "limit": 5}
-    )
-    statuses = data.get("statuses") if isinstance(data, dict) else None
-    if not isinstance(statuses, list):
-        return None
-    found = [s for s in statuses if isinstance(s, dict) and s.get("id")]
-    exact = [s for s in found if url in (s.get("url"), s.get("uri"))]
-    chosen = exact or found
-    return chosen[0] if chosen else None
-
-
-async def post_status(
-    api: MastodonAPI,
-    *,
-    text: str,
-    in_reply_to_id: str | None = None,
-    visibility: str | None = None,
-    idempotency_key: str | None = None,
-) -> PostedStatus:
-    """``POST /api/v1/statuses`` with the user's token; the instance's refusal raises an
-    :class:`InstanceError` (``invalid_request`` for a 422, with its words in ``detail``)."""
-    body: dict[str, Any] = {"status": text}
-    if in_reply_to_id:
-        body["in_reply_to_id"] = in_reply_to_id
-    if visibility:
-        body["visibility"] = visibility
-    data, _ = await api.send("POST", "/api/v1/statuses", body=body, idempotency_key=idempotency_key)
-    if not isinstance(data, dict) or not data.get("id"):
-        raise ParseError("the instance did not answer with a status", url=api.instance)
-    return PostedStatus(
-        id=str(data["id"]),
-        uri=str(data.get("uri") or data.get("url") or ""),
-        url=str(data.get("url") or data.get("uri") or ""),
-        in_reply_to_id=str(data["in_reply_to_id"]) if data.get("in_reply_to_id") else None,
-        in_reply_to_account_id=str(data["in_reply_to_account_id"])
-        if data.get("in_reply_to_account_id")
-        else None,
-    )

@@ -45,6 +45,12 @@ class FakeMastodon:
         self.down = False  # answer everything with 503
         # statuses of other instances that search?resolve=true can fetch: url -> status
         self.remote: dict[str, dict[str, Any]] = {}
+        # path -> (status, body): that route answers with this error (one stream failing)
+        self.failures: dict[str, tuple[int, dict[str, Any]]] = {}
+        # the user's relationship with accounts (account id -> Relationship fields) and
+        # the accounts featured on the user's profile
+        self.relationships: dict[str, dict[str, Any]] = {}
+        self.endorsed: list[dict[str, Any]] = []
         self._next_id = 110_000_000_000_000_000
         app = Starlette(
             routes=[
@@ -55,6 +61,9 @@ class FakeMastodon:
                 Route("/api/v1/notifications", self.notifications_list),
                 Route("/api/v1/favourites", self.favourites_list),
                 Route("/api/v1/statuses", self.create_status, methods=["POST"]),
+                Route("/api/v1/statuses/{id}", self.one_status),
+                Route("/api/v1/accounts/relationships", self.relationships_list),
+                Route("/api/v1/endorsements", self.endorsements_list),
                 Route("/api/v1/apps/verify_credentials", self.app_verify),
                 Route("/oauth/token/info", self.token_info),
                 Route("/api/v2/search", self.search),
@@ -175,6 +184,9 @@ class FakeMastodon:
                 request.headers.get("authorization"),
             )
         )
+        if request.url.path in self.failures:
+            status, body = self.failures[request.url.path]
+            return self._json(body, status)
         if self.remaining is not None:
             if self.remaining <= 0:
                 return self._json({"error": "Too many requests"}, 429)
@@ -284,6 +296,33 @@ class FakeMastodon:
             f"<link>{account['url']}</link><description>d</description>{items}</channel></rss>"
         )
         return Response(body, media_type="application/rss+xml")
+
+    def delete(self, status: dict[str, Any]) -> None:
+        """The author deletes a status: gone from every list, its id answers 404."""
+        for items in (*self.statuses.values(), self.home):
+            items[:] = [s for s in items if s["id"] != status["id"]]
+
+    async def one_status(self, request: Request) -> Response:
+        if (limited := self._limited(request)) is not None:
+            return limited
+        found = [s for s in self.all_statuses() if s["id"] == request.path_params["id"]]
+        return self._json(found[0]) if found else self._json({"error": "Record not found"}, 404)
+
+    async def relationships_list(self, request: Request) -> Response:
+        if (limited := self._limited(request)) is not None:
+            return limited
+        if not self._authed(request):
+            return self._json({"error": "The access token is invalid"}, 401)
+        plain = {"following": False, "followed_by": False, "endorsed": False, "note": ""}
+        ids = request.query_params.getlist("id[]")
+        return self._json([dict(plain, **self.relationships.get(i, {}), id=i) for i in ids])
+
+    async def endorsements_list(self, request: Request) -> Response:
+        if (limited := self._limited(request)) is not None:
+            return limited
+        if not self._authed(request):
+            return self._json({"error": "The access token is invalid"}, 401)
+        return self._json(self.endorsed[:40])
 
     # --- writing ------------------------------------------------------------------------
 

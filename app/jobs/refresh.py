@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from app import metrics
 from app.db import retry_transient, session_scope
-from app.jobs import threads
+from app.jobs import mastodon_store, threads
 from app.jobs.threads import ThreadOptions
 from app.models import Source
 from app.storage import items as item_store
@@ -256,6 +256,7 @@ async def _sync_mastodon(
             token=s.access_token,
             state=s.state,
             backfill=options.mastodon_backfill,
+            now=datetime.now(UTC),
         )
     except IngestError as exc:
         synced = exc
@@ -316,6 +317,8 @@ def _store_mastodon_once(
                 if (i.who.kind, i.who.value) in identity_ids
             ],
         )
+        # deletions, relationship flags, verified rel=me links (app.jobs.mastodon_store)
+        mastodon_store.store_extras(session, source=source, batch=synced, now=now)
         source.state = synced.state
         interval = posting_interval(
             (e.published for e in synced.entries), now=now, fallback=options.interval

@@ -244,6 +244,7 @@ def person_infos(
     people: list[Person] = []
     identities: dict[int, int] = defaultdict(int)
     contacts: dict[int, list[Contact]] = defaultdict(list)
+    flags: dict[int, set[str]] = defaultdict(set)
     since = now - timedelta(days=CONTACT_DAYS)
     for chunk in _chunks(ids):
         people.extend(
@@ -257,6 +258,15 @@ def person_infos(
             .group_by(col(Identity.person_id))
         ).all():
             identities[pid] = int(n)
+        # Mastodon relationship flags of their accounts (app.jobs.mastodon_store)
+        for pid, rel in session.exec(
+            select(Identity.person_id, Identity.relationship).where(
+                col(Identity.person_id).in_(chunk), col(Identity.relationship).is_not(None)
+            )
+        ).all():
+            for flag in ("following", "followed_by", "endorsed", "note"):
+                if isinstance(rel, dict) and rel.get(flag):
+                    flags[pid].add(flag)
         for pid, at, direction, kind in session.exec(
             select(Interaction.person_id, Interaction.at, Interaction.direction, Interaction.kind)
             .where(
@@ -267,13 +277,26 @@ def person_infos(
             .order_by(col(Interaction.at))
         ).all():
             contacts[pid].append(Contact(at=at, direction=direction, kind=kind))
-    return [person_info(p, identities=identities[p.id or 0], contacts=contacts[p.id or 0])
+    return [person_info(p, identities=identities[p.id or 0], contacts=contacts[p.id or 0],
+                        flags=flags[p.id or 0])
             for p in people]  # fmt: skip
 
 
-def person_info(person: Person, *, identities: int, contacts: Sequence[Contact]) -> PersonInfo:
+def person_info(
+    person: Person,
+    *,
+    identities: int,
+    contacts: Sequence[Contact],
+    flags: Iterable[str] = (),
+) -> PersonInfo:
+    """``flags``: Mastodon relationship flags of their accounts (following, followed_by,
+    endorsed, note)."""
     assert person.id is not None
+    flags = set(flags)
     return PersonInfo(
+        mutual_follow={"following", "followed_by"} <= flags,
+        endorsed="endorsed" in flags,
+        has_note="note" in flags,
         person_id=person.id,
         name=person.name,
         relationships=tuple(person.relationships or ()),
