@@ -11,6 +11,8 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ingest.atproto_identity import IdentityOptions
+from ingest.bluesky import BlueskyOptions
 from ingest.fetch import FetchPolicy
 from ingest.guard import GuardPolicy
 
@@ -52,6 +54,16 @@ class Settings(BaseSettings):
     )
     mastodon_backfill: int = Field(
         200, description="Statuses per stream read on a Mastodon source's first sync"
+    )
+    bluesky_appview: str = Field(
+        "https://public.api.bsky.app",
+        description="The Bluesky AppView public profiles are read from (no credentials go there)",
+    )
+    bluesky_plc_url: str = Field(
+        "https://plc.directory", description="The PLC directory did:plc documents come from"
+    )
+    bluesky_backfill: int = Field(
+        200, ge=1, description="Posts per stream read on a Bluesky source's first sync"
     )
     scheduler_tick_seconds: float = Field(
         30.0, description="How often the scheduler (`serve` or `scheduler`) looks for due sources"
@@ -97,6 +109,14 @@ class Settings(BaseSettings):
         description="How often `serve` retrains the ranking models from scratch (between "
         "retrains they learn from each feedback as it comes)",
     )
+
+    def bluesky_options(self) -> BlueskyOptions:
+        """The plain values :mod:`ingest.bluesky` takes."""
+        return BlueskyOptions(
+            appview=self.bluesky_appview,
+            identity=IdentityOptions(plc_url=self.bluesky_plc_url),
+            backfill=self.bluesky_backfill,
+        )
 
     def fetch_policy(self) -> FetchPolicy:
         """The plain-value policy :mod:`ingest.fetch` takes."""

@@ -84,7 +84,7 @@ class TimelinePage(BaseModel):
 
 class SourceCreate(BaseModel):
     url: str = Field(min_length=1, max_length=2048, examples=["https://example.org/feed.xml"])
-    kind: Literal["feed", "comments", "mastodon"] | None = Field(
+    kind: Literal["feed", "comments", "mastodon", "bluesky"] | None = Field(
         None, description="feed when omitted (or what discovery finds)"
     )
     discover: bool = Field(
@@ -93,7 +93,8 @@ class SourceCreate(BaseModel):
     token: str | None = Field(
         None,
         max_length=500,
-        description="Mastodon access token: the URL is then your instance (your own account)",
+        description="Mastodon access token (the URL is then your instance), or a Bluesky app "
+        "password (the URL is then your own profile or handle); never returned",
     )
     title: str | None = Field(None, max_length=300)
     folder: str | None = Field(None, max_length=300)

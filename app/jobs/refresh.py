@@ -32,6 +32,7 @@ from app.storage import items as item_store
 from app.storage import people as people_store
 from app.storage import sources as source_store
 from ingest import mastodon
+from ingest.bluesky import BlueskyOptions
 from ingest.errors import HTTPStatusError, IngestError
 from ingest.fetch import FetchPolicy, fetch, make_client
 from ingest.kinds import as_comments, looks_like_comments
@@ -92,6 +93,7 @@ class RefreshOptions:
     priority: Callable[[int], float] | None = None
     threads: ThreadOptions = ThreadOptions()
     mastodon_backfill: int = 200  # statuses per stream on a Mastodon source's first sync
+    bluesky: BlueskyOptions = BlueskyOptions()  # AppView, PLC directory, backfill
 
 
 def refresh_due(
@@ -172,6 +174,17 @@ async def _pipeline(
     async with make_client(options.policy) as client:
 
         async def one(s: SourceSnapshot) -> None:
+            if s.kind == "bluesky":  # app/jobs/bluesky_sync.py: sync, then store
+                from app.jobs import bluesky_sync
+
+                async with in_flight:
+                    async with per_host[urlsplit(options.bluesky.appview).netloc.lower()]:
+                        synced_bsky = await bluesky_sync.sync_source(client, s, options)
+                    await loop.run_in_executor(
+                        storer, bluesky_sync.store, engine, s, synced_bsky, options, stats
+                    )
+                tick()
+                return
             if s.kind == "mastodon":
                 async with in_flight:
                     async with per_host[urlsplit(s.url).netloc.lower()]:

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from app.errors import Conflict, InvalidInput
 from app.models import Source
 from app.storage import sources as source_store
+from ingest.atproto_identity import parse_actor, profile_url
 from ingest.discover import common_feed_urls, find_feed_links, looks_like_html, mastodon_account
 from ingest.errors import IngestError, NoFeedFound
 from ingest.fetch import FetchPolicy, fetch, make_client
@@ -37,6 +38,9 @@ async def discover(url: str, policy: FetchPolicy) -> list[Discovered]:
     else the usual feed paths of its site; a Mastodon profile URL is recognised as such.
     Every request goes through the network guard."""
     url = url.strip()
+    actor = bluesky_actor(url)
+    if actor is not None:
+        return [Discovered(url=profile_url(actor), kind="bluesky", title=actor)]
     check_url(url, policy.guard)
     account = mastodon_account(url)
     if account is not None:
@@ -86,8 +90,17 @@ def _kind(feed: FeedData, url: str) -> str:
     return "comments" if looks_like_comments(feed, url) else "feed"
 
 
+def bluesky_actor(url: str) -> str | None:
+    """The handle or DID a Bluesky address names: ``https://bsky.app/profile/<h>``,
+    ``bsky:<h>``, ``@<handle>``, or a bare handle (a host name without a scheme)."""
+    return parse_actor(url) if "://" not in url or "bsky.app/profile/" in url else None
+
+
 def default_kind(url: str, token: str | None) -> str:
-    """mastodon for a token or a profile URL (https://instance/@name), else feed."""
+    """bluesky for a Bluesky address; mastodon for a token or a profile URL
+    (https://instance/@name); else feed."""
+    if bluesky_actor(url.strip()) is not None:
+        return "bluesky"
     return "mastodon" if token or mastodon_account(url.strip()) else "feed"
 
 
@@ -108,8 +121,17 @@ def add_source(
     A Mastodon source is a profile URL (public, no token) or an instance URL with the
     user's access token (their own account)."""
     url = url.strip()
-    check_url(url, guard)
-    if kind == "mastodon" or token:
+    if kind != "bluesky":
+        check_url(url, guard)
+    if kind == "bluesky":  # the app password (token) is stored as the access token below
+        actor = parse_actor(url)
+        if actor is None:
+            raise InvalidInput(
+                "a Bluesky source is a profile (https://bsky.app/profile/<handle>, @handle, "
+                "bsky:<handle> or a DID); with an app password, your own account"
+            )
+        url, title = profile_url(actor), title or actor
+    elif kind == "mastodon" or token:
         kind = "mastodon"
         account = mastodon_account(url)
         if token:

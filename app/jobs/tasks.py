@@ -45,6 +45,7 @@ def refresh_options(settings: Settings) -> RefreshOptions:
         parse_budget_seconds=settings.parse_budget_seconds,
         threads=ThreadOptions(threads_per_source=settings.comment_threads_per_source),
         mastodon_backfill=settings.mastodon_backfill,
+        bluesky=settings.bluesky_options(),
     )
 
 

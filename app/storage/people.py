@@ -484,7 +484,7 @@ def person_sketches(session: Session, *, user_id: int) -> list[PersonSketch]:
         host = ""
         if kind == "url":
             host = urlsplit(value).netloc
-        elif kind == "feed_author":
+        elif kind in ("feed_author", "bsky_site"):  # "host|name", "host|did"
             host = value.split("|", 1)[0]
         elif kind == "acct":
             host = value.rsplit("@", 1)[-1]
