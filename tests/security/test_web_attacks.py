@@ -33,7 +33,8 @@ def test_every_state_changing_api_route_refuses_the_cookie_without_its_csrf_toke
     assert len(unsafe) >= 20, unsafe  # the sweep really walks the API
     login(client, "alice", "correct horse")
     token = csrf_of(client.get("/").text)
-    params = {n: 1 for n in ("source_id", "item_id", "person_id", "token_id", "user_id")}
+    names = ("source_id", "item_id", "person_id", "token_id", "user_id", "contact_id", "date_id")
+    params: dict[str, object] = {n: 1 for n in names}
     params["token"] = "kith_x"
     wrong = []
     for method, path in unsafe:
