@@ -92,8 +92,12 @@ def _kind(feed: FeedData, url: str) -> str:
 
 def bluesky_actor(url: str) -> str | None:
     """The handle or DID a Bluesky address names: ``https://bsky.app/profile/<h>``,
-    ``bsky:<h>``, ``@<handle>``, or a bare handle (a host name without a scheme)."""
-    return parse_actor(url) if "://" not in url or "bsky.app/profile/" in url else None
+    ``bsky:<h>``, ``@<handle>``, a DID, or a bare ``*.bsky.social`` handle. Any other
+    bare host name is not taken for a handle: ``example.org`` may as well be a site."""
+    text = url.strip()
+    explicit = text.startswith(("bsky:", "@", "did:", "at://")) or "bsky.app/profile/" in text
+    hosted = "://" not in text and "/" not in text and text.lower().endswith(".bsky.social")
+    return parse_actor(text) if explicit or hosted else None
 
 
 def default_kind(url: str, token: str | None) -> str:

@@ -214,3 +214,18 @@ def test_bad_bluesky_addresses_are_clear_4xx(client: TestClient, carol: ApiUser)
         )
         assert resp.status_code == 422, (url, resp.text)
         assert resp.json()["error"]["code"] == "invalid_input"
+
+
+def test_only_an_explicit_address_is_taken_for_a_bluesky_handle() -> None:
+    from app.jobs.subscriptions import bluesky_actor, default_kind
+
+    assert default_kind("example.org", None) == "feed"  # a site, as it always was
+    assert default_kind("https://example.org/feed", None) == "feed"
+    for address in (
+        "alice.bsky.social",
+        "@alice.example",
+        "bsky:alice.example",
+        "https://bsky.app/profile/alice.example",
+    ):
+        assert default_kind(address, None) == "bluesky", address
+        assert bluesky_actor(address) in {"alice.bsky.social", "alice.example"}
