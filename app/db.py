@@ -7,9 +7,10 @@ boundary (:mod:`app.api.errors`); storage functions let them propagate.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +34,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     register_sqlite_functions(dbapi_connection)
 
 
+def _sqlite_savepoint_writes(conn: sa.Connection, _name: str | None) -> None:
+    """A SAVEPOINT outside a transaction opens a deferred one on SQLite, and Kith takes
+    savepoints only around writes: begin it IMMEDIATE instead, so its reads and its
+    first write happen under the write lock (a deferred transaction that read first
+    fails at once with "database is locked" when another connection committed meanwhile;
+    the OPML import of bench/feedback.py met it)."""
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 # the API's worker threads (40) can all hold a connection at once
 POOL_SIZE, POOL_OVERFLOW = 10, 30
 
@@ -46,6 +58,7 @@ def create_db_engine(url: str) -> Engine:
             url, connect_args={"check_same_thread": False, "timeout": 10}, **pool
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "savepoint", _sqlite_savepoint_writes)
         if not memory:
             with engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA journal_mode=WAL")
@@ -88,11 +101,77 @@ def retry_transient(run: Callable[[], T], *, attempts: int = 4) -> T:
     raise AssertionError("unreachable")
 
 
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits once on success and rolls back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+class WriteGate:
+    """SQLite's one writer, queued in this process: interactive writers (a click) go
+    before background ones (ingest), and a writer that finishes hands over at once.
+
+    SQLite's own busy handler sleeps and polls (1, 2, 5 ... 100 ms), so a writer that
+    just committed and begins again (the ingest storage thread) takes the lock back before
+    a sleeping waiter wakes: feedback waited seconds behind a stream of ingest
+    transactions. Reentrant per thread; other processes still meet the busy timeout."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._owner: int | None = None
+        self._depth = 0
+        self._urgent = 0  # interactive writers waiting
+
+    @contextmanager
+    def hold(self, *, interactive: bool) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+            else:
+                self._urgent += interactive
+                try:
+                    while self._owner is not None or (not interactive and self._urgent):
+                        self._cond.wait()
+                finally:
+                    self._urgent -= interactive
+                self._owner, self._depth = me, 1
         try:
+            yield
+        finally:
+            with self._cond:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._owner = None
+                    self._cond.notify_all()
+
+
+_GATES: dict[str, WriteGate] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def write_gate(engine: Engine) -> WriteGate:
+    """The gate of ``engine``'s database (one per database URL in this process)."""
+    with _GATES_LOCK:
+        return _GATES.setdefault(str(engine.url), WriteGate())
+
+
+@contextmanager
+def session_scope(
+    engine: Engine, *, write: bool = False, interactive: bool = False
+) -> Iterator[Session]:
+    """A session that commits once on success and rolls back on any error.
+
+    ``write=True`` marks a transaction that writes. On SQLite it passes this process's
+    :class:`WriteGate` (``interactive`` ones first) and begins with ``BEGIN IMMEDIATE``,
+    so it holds the write lock from its first statement instead of starting as a reader
+    and failing at once with "database is locked" when another connection committed
+    before its first write. Keep such transactions short: compute before them."""
+    gate = (
+        write_gate(engine).hold(interactive=interactive)
+        if write and engine.dialect.name == "sqlite"
+        else nullcontext()
+    )
+    with gate, Session(engine, expire_on_commit=False) as session:
+        try:
+            if write and engine.dialect.name == "sqlite":
+                # pysqlite (legacy transaction control) sees the open transaction and
+                # adds no BEGIN of its own; COMMIT/ROLLBACK go through the session
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield session
             session.commit()
         except BaseException:

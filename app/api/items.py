@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from app.api.deps import CurrentUser, EngineDep, SessionDep
 from app.db import retry_transient, session_scope
-from app.jobs.scoring import learn
+from app.jobs import learner
 from app.storage import items as item_store
 
 router = APIRouter(prefix="/items", tags=["items"])
@@ -41,10 +41,10 @@ def create_feedback(
     now = datetime.now(UTC)
 
     def record() -> None:
-        # its own transaction, run again if it meets a transient failure: on SQLite a
-        # write that began as a read fails at once ("database is locked") when ingest
-        # committed in between (bench/load.py found it at 64 clients)
-        with session_scope(engine) as session:
+        # one short write transaction, first in this process's queue for SQLite's write
+        # lock (BEGIN IMMEDIATE: it waits instead of failing as a stale reader), run again
+        # on a transient failure; learning happens after the commit, off this path
+        with session_scope(engine, write=True, interactive=True) as session:
             item_store.add_feedback(
                 session,
                 user_id=user_id,
@@ -53,10 +53,10 @@ def create_feedback(
                 rank=body.rank,
                 now=now,
             )
-            if body.action != "seen":
-                learn(session, user_id=user_id, now=now)
 
-    retry_transient(record)
+    retry_transient(record)  # committed: the 204 means the row is stored
+    if body.action != "seen":
+        learner.submit(engine, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

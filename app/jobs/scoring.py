@@ -15,16 +15,19 @@ one is missing or from another schema/library) -> gather events, items, people
 from __future__ import annotations
 
 import logging
+import random
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from app.db import session_scope
+from app.db import is_transient, retry_transient, session_scope
 from app.models import Item, Person, RankingModel, User
 from app.storage import ranking as store
 from ranking.model import Ranker
@@ -53,15 +56,39 @@ def peek_ranker(session: Session, *, user_id: int) -> Ranker:
     return ranker or Ranker()
 
 
-def load_ranker(session: Session, *, user_id: int, now: datetime) -> tuple[Ranker, RankingModel]:
+# this process's last ranker per (database, user), with the stored row's (trained_at,
+# events) it equals: learning and scoring reuse it instead of unpickling, and so keep its
+# per-item feature cache (story patterns over the text were a third of a learning run)
+_RANKERS: dict[tuple[str, int], tuple[datetime, int, Ranker]] = {}
+
+
+def _reuse(engine: Engine, row: RankingModel | None) -> Ranker | None:
+    """The kept ranker if it is the stored one; taken (whoever holds it, owns it)."""
+    if row is None:
+        return None
+    kept = _RANKERS.pop((str(engine.url), row.user_id), None)
+    if kept is not None and kept[0] == row.trained_at and kept[1] == row.events:
+        return kept[2]
+    return None
+
+
+def _keep(
+    engine: Engine, *, user_id: int, trained_at: datetime, events: int, ranker: Ranker
+) -> None:
+    _RANKERS[(str(engine.url), user_id)] = (trained_at, events, ranker)
+
+
+def load_ranker(
+    session: Session, *, user_id: int, now: datetime, engine: Engine | None = None
+) -> tuple[Ranker, RankingModel]:
     """The user's ranker; retrained from all feedback when there is none or the stored
     one is from another feature schema or library version (never a crash). The row is
     user's row is locked until the caller's commit (one learner at a time)."""
     store.lock_user(session, user_id=user_id)
     row = store.model_row(session, user_id=user_id)
-    ranker = (
-        loads(row.payload, schema_version=row.schema_version, library=row.library) if row else None
-    )
+    ranker = _reuse(engine, row) if engine is not None else None
+    if ranker is None and row is not None:
+        ranker = loads(row.payload, schema_version=row.schema_version, library=row.library)
     if ranker is None or row is None:
         if row is not None:
             log.info("user %s: stored ranking model is outdated; retraining", user_id)
@@ -78,26 +105,48 @@ def _train(
     person_ids = {e.person_id for e in events if e.person_id is not None}
     people = store.person_infos(session, user_id=user_id, person_ids=person_ids, now=now)
     ranker = Ranker().fit(events, items=items, people=people, now=now)
+    rows = score_rows(session, user_id=user_id, ranker=ranker, now=now)  # reads only
     row = row or RankingModel(user_id=user_id, payload=b"")
-    row.retrained_at = now
-    _save(session, row, ranker, learned=ids, now=now)
-    scored = rescore(session, user_id=user_id, ranker=ranker, now=now)
-    return ranker, row, scored
+    _save(session, row, ranker, learned=ids, now=now, retrained=True)
+    store.store_scores(session, rows=rows)
+    return ranker, row, len(rows)
+
+
+class LearnConflict(Exception):
+    """Another learner saved the model (or learned some of these rows) between this
+    one's reads and its writes; the whole transaction runs again."""
 
 
 def _save(
-    session: Session, row: RankingModel, ranker: Ranker, *, learned: list[int], now: datetime
+    session: Session,
+    row: RankingModel,
+    ranker: Ranker,
+    *,
+    learned: list[int],
+    now: datetime,
+    pending: bool = False,
+    retrained: bool = False,
 ) -> None:
-    store.mark_learned(session, feedback_ids=learned)
-    row.payload = dumps(ranker)
-    row.schema_version = SCHEMA_VERSION
-    row.library = library_version()
-    row.trained_at = now
-    row.events = ranker.n_events_
+    """Mark the rows learned and store the model, as a compare-and-set: with
+    ``pending``, every row must still be unlearned, and a stored model must still be the
+    one this learner loaded (on SQLite nothing is locked while it computes)."""
+    marked = store.mark_learned(session, feedback_ids=learned, pending_only=pending)
+    if pending and marked != len(learned):
+        raise LearnConflict(f"user {row.user_id}: feedback learned meanwhile")
+    values = {
+        "payload": dumps(ranker),
+        "schema_version": SCHEMA_VERSION,
+        "library": library_version(),
+        "trained_at": now,
+        "retrained_at": now if retrained else row.retrained_at,
+        "events": ranker.n_events_,
+    }
     if row.id is not None:
-        session.add(row)
-        session.flush()
+        if not store.swap_model(session, row=row, values=values):
+            raise LearnConflict(f"user {row.user_id}: model saved meanwhile")
         return
+    for name, value in values.items():
+        setattr(row, name, value)
     try:
         with session.begin_nested():  # another request may have created it meanwhile
             session.add(row)
@@ -119,20 +168,92 @@ def train_user(session: Session, *, user_id: int, now: datetime) -> TrainReport:
     return TrainReport(user_id=user_id, events=ranker.n_events_, items=scored)
 
 
-def learn(session: Session, *, user_id: int, now: datetime) -> Ranker:
-    """Fold feedback the model has not seen into it, and rescore the people it touched."""
-    ranker, row = load_ranker(session, user_id=user_id, now=now)
+@dataclass
+class _Learned:
+    """What one learning step writes: the rows it learned, the model, the new keys."""
+
+    row: RankingModel
+    ranker: Ranker
+    feedback_ids: list[int]
+    keys: list[dict[str, object]]
+    now: datetime
+
+
+def _learn_reads(
+    session: Session, *, user_id: int, now: datetime, engine: Engine | None = None
+) -> tuple[Ranker, _Learned | None]:
+    ranker, row = load_ranker(session, user_id=user_id, now=now, engine=engine)
     events, ids = store.feedback_events(session, user_id=user_id, pending=True)
     if not events:
-        return ranker
+        if engine is not None:
+            _keep(engine, user_id=user_id, trained_at=row.trained_at, events=row.events,
+                  ranker=ranker)  # fmt: skip
+        return ranker, None
     item_ids = sorted({e.item_id for e in events})
     items = store.item_infos(session, user_id=user_id, item_ids=item_ids)
     touched = {e.person_id for e in events if e.person_id is not None}
     people = store.person_infos(session, user_id=user_id, person_ids=touched, now=now)
     ranker.partial_fit(events, items=items, people=people, now=now)
-    _save(session, row, ranker, learned=ids, now=now)
-    rescore(session, user_id=user_id, ranker=ranker, now=now, person_ids=touched)
+    keys = score_rows(session, user_id=user_id, ranker=ranker, now=now, person_ids=touched)
+    return ranker, _Learned(row, ranker, ids, keys, now)
+
+
+def _learn_writes(session: Session, learned: _Learned) -> None:
+    _save(session, learned.row, learned.ranker, learned=learned.feedback_ids, now=learned.now,
+          pending=True)  # fmt: skip
+    store.store_scores(session, rows=learned.keys)
+
+
+def learn(session: Session, *, user_id: int, now: datetime) -> Ranker:
+    """Fold feedback the model has not seen into it, and rescore the people it touched.
+
+    Reads and computes first and writes last (rows learned, the model, the new keys), so
+    on SQLite the write lock is held for the writes only; :class:`LearnConflict` when
+    another learner got there first (run it again in a fresh transaction)."""
+    ranker, learned = _learn_reads(session, user_id=user_id, now=now)
+    if learned is not None:
+        _learn_writes(session, learned)
     return ranker
+
+
+def learn_now(engine: Engine, *, user_id: int, attempts: int = 4) -> None:
+    """:func:`learn` as two transactions, reads and computing in one, the writes in a
+    short one through the write queue (a compare-and-set: see :func:`_save`); again on
+    a conflict or a transient failure. A user without a model gets one."""
+    for attempt in range(attempts):
+        try:
+            with user_lock(engine, user_id):
+                with session_scope(engine) as session:
+                    _, learned = _learn_reads(
+                        session, user_id=user_id, now=datetime.now(UTC), engine=engine
+                    )
+                if learned is not None:
+                    with session_scope(engine, write=True) as session:
+                        _learn_writes(session, learned)
+                    _keep(engine, user_id=user_id, trained_at=learned.now,
+                          events=learned.ranker.n_events_, ranker=learned.ranker)  # fmt: skip
+                return
+        except LearnConflict:
+            if attempt + 1 >= attempts:
+                raise
+        except Exception as exc:
+            if attempt + 1 >= attempts or not is_transient(exc):
+                raise
+        time.sleep(random.uniform(0.005, 0.02) * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+_LOCKS: dict[tuple[str, int], threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def user_lock(engine: Engine, user_id: int) -> threading.Lock:
+    """This process's lock on learning and scoring for one user: its learner, the
+    scheduler's ranking run and ``rescore_people`` never compute over each other (the
+    database-level guarantee is the compare-and-set in :func:`_save`)."""
+    key = (str(engine.url), user_id)
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.Lock())
 
 
 def rescore(
@@ -147,13 +268,30 @@ def rescore(
     """Score the window's items (all, some people's, or the given ones) and store their
     keys and reasons. Page shares are per person, so a person's items are always
     rescored together; exploration slots only on a full rescore."""
+    rows = score_rows(
+        session, user_id=user_id, ranker=ranker, now=now, person_ids=person_ids, item_ids=item_ids
+    )
+    store.store_scores(session, rows=rows)
+    return len(rows)
+
+
+def score_rows(
+    session: Session,
+    *,
+    user_id: int,
+    ranker: Ranker,
+    now: datetime,
+    person_ids: Iterable[int] | None = None,
+    item_ids: list[int] | None = None,
+) -> list[dict[str, object]]:
+    """What :func:`rescore` stores, computed with reads only."""
     since = now - timedelta(days=WINDOW_DAYS)
     if item_ids is None:
         item_ids = store.window_item_ids(
             session, user_id=user_id, since=since, person_ids=person_ids
         )
     if not item_ids:
-        return 0
+        return []
     items = store.item_infos(session, user_id=user_id, item_ids=item_ids)
     pids = {i.person_id for i in items if i.person_id is not None}
     people = {
@@ -164,19 +302,15 @@ def rescore(
     scored = ranker.score_all(items, people, now=now)
     full = person_ids is None and len(item_ids) > 0
     arranged = ranker.arrange(scored, people, explore=full)
-    store.store_scores(
-        session,
-        rows=[
-            {
-                "id": r.item_id,
-                "rank_key": ranker.storage_key(r, published=published[r.item_id], now=now),
-                "why": [[x.code, x.text, round(x.value, 4)] for x in r.why if x.code != "age"],
-                "scored_at": now,
-            }
-            for r in arranged
-        ],
-    )
-    return len(arranged)
+    return [
+        {
+            "id": r.item_id,
+            "rank_key": ranker.storage_key(r, published=published[r.item_id], now=now),
+            "why": [[x.code, x.text, round(x.value, 4)] for x in r.why if x.code != "age"],
+            "scored_at": now,
+        }
+        for r in arranged
+    ]
 
 
 def rescore_people(
@@ -206,18 +340,64 @@ def rank_pending(session: Session, *, user_id: int, now: datetime) -> int:
     return n
 
 
+FRESH_PEOPLE_PER_TRANSACTION = 100  # people (all their window items) scored per write
+
+
 def rank_all_pending(engine: Engine, *, now: datetime) -> int:
-    """Every user with new items or unlearned feedback (after a refresh, on a tick)."""
+    """Every user with new items or unlearned feedback (after a refresh, on a tick).
+
+    Pending feedback is learned first; new items are then scored a hundred people at a
+    time, each group in a short transaction of its own that reads and computes first and
+    writes its keys last, so a click never waits behind scoring 15,000 new items."""
     with session_scope(engine) as session:
         users = store.users_with_work(session, since=now - timedelta(days=WINDOW_DAYS))
     total = 0
     for user_id in users:
         try:
-            with session_scope(engine) as session:
-                total += rank_pending(session, user_id=user_id, now=now)
+            learn_now(engine, user_id=user_id)
+            total += _rank_fresh(engine, user_id=user_id, now=now)
         except Exception:  # one user's failure never stops the others
             log.exception("ranking for user %s failed", user_id)
     return total
+
+
+def _rank_fresh(engine: Engine, *, user_id: int, now: datetime) -> int:
+    since = now - timedelta(days=WINDOW_DAYS)
+    with session_scope(engine) as session:
+        fresh = store.window_item_ids(session, user_id=user_id, since=since, unscored_only=True)
+        people = sorted(store.people_of_items(session, item_ids=fresh)) if fresh else []
+    done: set[object] = set()
+    for start in range(0, len(people), FRESH_PEOPLE_PER_TRANSACTION):
+        group = people[start : start + FRESH_PEOPLE_PER_TRANSACTION]
+
+        def score_group(group: list[int] = group) -> list[dict[str, object]]:
+            with user_lock(engine, user_id):
+                with session_scope(engine) as session:  # reads and computing
+                    row = store.model_row(session, user_id=user_id)
+                    stored = _reuse(engine, row) or (
+                        loads(row.payload, schema_version=row.schema_version, library=row.library)
+                        if row is not None
+                        else None
+                    )
+                    ranker = stored or Ranker()  # outdated: the prior alone, as peek_ranker
+                    rows = score_rows(
+                        session, user_id=user_id, ranker=ranker, now=now, person_ids=group
+                    )
+                with session_scope(engine, write=True) as session:  # the keys, briefly
+                    store.store_scores(session, rows=rows)
+                if row is not None and stored is not None:
+                    _keep(engine, user_id=user_id, trained_at=row.trained_at, events=row.events,
+                          ranker=ranker)  # fmt: skip
+                return rows
+
+        done.update(r["id"] for r in retry_transient(score_group))
+    # items with no person are scored on their own
+    loose = [i for i in fresh if i not in done]
+    if loose:
+        with user_lock(engine, user_id), session_scope(engine) as session:
+            ranker = peek_ranker(session, user_id=user_id)
+            rescore(session, user_id=user_id, ranker=ranker, now=now, item_ids=loose)
+    return len(done) + len(loose)
 
 
 def retrain_all(

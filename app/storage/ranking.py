@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, func, select
 
 from app.models import Feedback, Identity, Interaction, Item, Person, RankingModel, Source, User
@@ -90,9 +91,39 @@ def feedback_events(
     return events, [r[0] for r in rows if r[0] is not None]
 
 
-def mark_learned(session: Session, *, feedback_ids: Sequence[int]) -> None:
+def mark_learned(
+    session: Session, *, feedback_ids: Sequence[int], pending_only: bool = False
+) -> int:
+    """Set ``learned`` on these rows (only on those still unlearned with
+    ``pending_only``); returns how many rows changed."""
+    changed = 0
     for chunk in _chunks(list(feedback_ids)):
-        session.execute(update(Feedback).where(col(Feedback.id).in_(chunk)).values(learned=True))
+        query = update(Feedback).where(col(Feedback.id).in_(chunk))
+        if pending_only:
+            query = query.where(col(Feedback.learned).is_(False))
+        result = session.execute(query.values(learned=True))
+        changed += result.rowcount  # type: ignore[attr-defined]
+    return changed
+
+
+def swap_model(session: Session, *, row: RankingModel, values: dict[str, object]) -> bool:
+    """Store ``values`` on the model row if it is still the one ``row`` was loaded as
+    (same trained_at and event count); False when another learner saved it meanwhile."""
+    result = session.execute(
+        update(RankingModel)
+        .where(
+            col(RankingModel.id) == row.id,
+            col(RankingModel.trained_at) == row.trained_at,
+            col(RankingModel.events) == row.events,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    for name, value in values.items():
+        set_committed_value(row, name, value)
+    return True
 
 
 # --- items and people as the ranker sees them ------------------------------------------

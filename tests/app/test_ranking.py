@@ -14,6 +14,7 @@ from sqlmodel import select
 from app.config import Settings
 from app.db import get_engine, session_scope
 from app.demo import DemoServer, seed_demo, seed_demo_contacts
+from app.jobs import learner
 from app.jobs.refresh import RefreshOptions, refresh_due
 from app.jobs.scoring import learn, load_ranker, rank_all_pending, rescore
 from app.main import create_app
@@ -217,15 +218,16 @@ def test_an_outdated_or_broken_model_retrains_instead_of_crashing(
 ) -> None:
     blogs(client, settings, feed_server, alice)
     items = timeline(client, alice)
-    feedback(client, alice, items[0]["id"], "like")
     engine = get_engine(settings.database_url)
+    feedback(client, alice, items[0]["id"], "like")
+    assert learner.settle(engine, alice.id, timeout=30)  # learned after the 204
     for schema, payload in ((SCHEMA_VERSION - 1, b"an old model"), (SCHEMA_VERSION, b"\x80junk")):
         with session_scope(engine) as session:
             row = session.exec(select(RankingModel)).one()
             row.schema_version, row.payload = schema, payload
             session.add(row)
         feedback(client, alice, items[1]["id"], "open")
-        assert timeline(client, alice)
+        assert timeline(client, alice)  # waits for this process's learner
         with session_scope(engine) as session:
             row = session.exec(select(RankingModel)).one()
             assert row.schema_version == SCHEMA_VERSION
