@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import Credentials, CredentialsDep, EngineDep, api_user_id, cached_user_id
 from app.db import session_scope
+from app.jobs import learner
 from app.jobs.scoring import DEFAULT
 from app.schemas import TimelinePage
 from app.storage.items import TimelineEntry, TimelineQuery
@@ -47,6 +48,8 @@ async def read_timeline_page(
     user_id = cached_user_id(credentials)
     if user_id is None:
         user_id = await run_in_threadpool(_authenticate, engine, credentials)
+    if learner.pending(engine, user_id):  # feedback this process took is learned first
+        await run_in_threadpool(learner.settle, engine, user_id)
     query = TimelineQuery(user_id, limit, cursor, since, person, source, tag, order)
     if engine.dialect.name == "sqlite":
         body = _page(engine, query, held=True)

@@ -299,7 +299,7 @@ def _store_mastodon_once(
     stats: RefreshStats,
 ) -> None:
     now = datetime.now(UTC)
-    with session_scope(engine) as session:
+    with session_scope(engine, write=True) as session:  # in the write queue (SQLite)
         source = session.get(Source, snapshot.id)
         if source is None:
             return
@@ -394,8 +394,9 @@ def _store_outcome_once(
     stats: RefreshStats,
     now: datetime,
 ) -> None:
-    """One transaction storing what a fetch brought (or the error it met)."""
-    with session_scope(engine) as session:
+    """One transaction storing what a fetch brought (or the error it met); on SQLite
+    it queues behind interactive writers (feedback) for the write lock."""
+    with session_scope(engine, write=True) as session:
         source = session.get(Source, snapshot.id)
         if source is None:  # deleted while we fetched
             return
@@ -478,7 +479,7 @@ def _store_unchanged(
                 last_modified=outcome.last_modified,
             )
         )
-    with session_scope(engine) as session:
+    with session_scope(engine, write=True) as session:
         source_store.record_successes(session, rows=rows)
     stats.sources += len(batch)
 

@@ -458,8 +458,9 @@ def add_feedback(
     session: Session, *, user_id: int, item_id: int, action: str, rank: int | None, now: datetime
 ) -> Feedback:
     """Record what the user did with an item (:mod:`app.jobs.scoring` learns from these)."""
-    item = session.get(Item, item_id)
-    if item is None or item.user_id != user_id:
+    # the owner only (not the whole row and its content): this runs under the write lock
+    owner = session.exec(select(Item.user_id).where(col(Item.id) == item_id)).first()
+    if owner is None or owner != user_id:
         raise NotFound(f"no item {item_id}")
     feedback = Feedback(user_id=user_id, item_id=item_id, action=action, rank=rank, at=now)
     session.add(feedback)
