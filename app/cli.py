@@ -59,9 +59,18 @@ def session_scope(engine: Engine) -> AbstractContextManager[Session]:
 
 
 def upgrade_database(url: str) -> None:
+    """Every command's start-up: the key set of secrets at rest (app.secrets), the
+    migrations (0017 encrypts plain-text secrets with it), then one check that the key
+    opens every stored secret: a wrong key stops here, naming the setting."""
+    from app import secrets
     from app.db import upgrade_database as upgrade
 
+    keys = secrets.install(get_settings())
     upgrade(url)
+    try:
+        secrets.check_keys(get_engine(url), keys)
+    except secrets.KeyMismatch as exc:
+        raise _fail(exc.code, exc.message, 2) from None
 
 
 cli = typer.Typer(
@@ -112,6 +121,19 @@ def _settings() -> Settings:
     for noisy in ("alembic", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return get_settings()
+
+
+@cli.command("rotate-key")
+def rotate_key() -> None:
+    """Re-encrypt every stored secret with the current key (KITH_ENCRYPTION_KEY, else
+    KITH_SECRET_KEY); the previous key goes in KITH_ENCRYPTION_OLD_KEYS for this run."""
+    from app import secrets
+
+    settings = _settings()
+    upgrade_database(settings.database_url)
+    keys = secrets.current()
+    count = secrets.rotate(get_engine(settings.database_url), keys)
+    typer.echo(f"rotated={count} key={keys.origin}")
 
 
 @db_cli.command("upgrade")

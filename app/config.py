@@ -39,6 +39,19 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         None, description="Signs web sessions; unset = random per process (logins end on restart)"
     )
+    encryption_key: str | None = Field(
+        None,
+        description="Encrypts secrets at rest (Mastodon tokens, app passwords): a Fernet key "
+        "or a long passphrase; unset = derived from secret_key, else a key file",
+    )
+    encryption_old_keys: str | None = Field(
+        None, description="Keys that still decrypt (JSON list or comma-separated): rotation"
+    )
+    encryption_key_file: str | None = Field(
+        None,
+        description="Where the generated key lives when neither key is set "
+        "(default: kith.key beside the SQLite database)",
+    )
     fetch_deadline_seconds: float = Field(30.0, description="Whole-request deadline per fetch")
     fetch_max_bytes: int = Field(10 * 1024 * 1024, description="Cap on decoded body bytes")
     fetch_max_redirects: int = Field(5, description="Redirect hops followed per fetch")

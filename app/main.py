@@ -16,6 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import logs
+from app import secrets as secrets_at_rest
 from app.api import (
     admin,
     contacts,
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
     """Build the app; ``run_scheduler_loop`` starts in-process ingest (``kith serve``)."""
     settings = settings or get_settings()
     logs.install()  # no feed token in the access log
+    secrets_at_rest.install(settings)  # the key set of secrets at rest
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

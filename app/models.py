@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from app.secrets import EncryptedString
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -94,7 +96,8 @@ class Source(SQLModel, table=True):
     paused: bool = Field(default=False)
     # a comment feed Kith subscribed to by itself, for the thread of this item
     # Mastodon: the account's access token (never shown by the API) and sync cursors
-    access_token: str | None = Field(default=None, max_length=500)
+    # (a Bluesky app password too) encrypted at rest: app.secrets.EncryptedString
+    access_token: str | None = Field(default=None, sa_type=EncryptedString, repr=False)
     state: dict[str, object] = Field(
         default_factory=dict,
         sa_type=sa.JSON,

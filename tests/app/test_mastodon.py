@@ -305,7 +305,11 @@ def test_cli_adds_a_profile_and_an_account_next_to_a_feed(
         **os.environ,
         "KITH_DATABASE_URL": db_url,
         "KITH_ALLOWED_HOSTS": f'["{fake.host}", "{feed_server.hostport}"]',
+        "KITH_SECRET_KEY": "test-secret",  # the token is stored encrypted with it
     }
+    from app import secrets
+
+    secrets.install(Settings(database_url=db_url, secret_key="test-secret"))
     assert kith("user", "add", "alice", env=env).returncode == 0
     for args in ([f"{fake.base}/@kim"], [fake.base, "--token", TOKEN], [feed_server.url("/feed")]):
         added = kith("source", "add", *args, "--user", "alice", env=env)
