@@ -4,11 +4,13 @@ Each person follows one rhythm class, drawn from generators chosen to be unlike 
 rhythm model's own assumptions (gamma and Weibull gaps, skipped contacts, episodes of
 1..15 contacts spread over up to a week, calendar-bound seasonal contact, a slowing
 rate, off-rhythm single contacts). The truth "the user should be told now" comes from
-the generative process: the person is valued and still posting, and the silence since
-their last *true* contact (recorded or not) is longer than 1.2 x the 97th percentile of
-their own gap process from their last episode (drawn by Monte Carlo from the same
-generator). A faded relationship
-(class ``drifting``) simply stops producing contact, so its silence outgrows that limit.
+the generative process: the relationship has faded (class ``drifting``: it simply stops
+producing contact), the person is valued and still posting, and the silence since their
+last *true* contact (recorded or not) is longer than 1.2 x the 97th percentile of their
+own gap process from their last episode (drawn by Monte Carlo from the same generator):
+the fade is past the point where their usual rhythm could still explain the silence. A
+continuing rhythm is never "should be told", however long the gap it is in (it comes
+back by itself).
 """
 
 from __future__ import annotations
@@ -196,7 +198,9 @@ def person(rng: random.Random, *, name: str, klass: str, now: datetime) -> SimPe
         contacts=contacts,
         posts=tuple(posts),
         valued=valued,
-        tell=valued and active and silence > limit,
+        # only a relationship that has faded is news: a continuing rhythm in one of its
+        # long gaps comes back by itself, however rare the gap
+        tell=valued and active and fade is not None and silence > limit,
         limit_days=limit,
         silence_days=silence,
     )

@@ -11,11 +11,12 @@ time is the batch's), windows of weeks when nothing was recorded (the server was
 a feed broke), contact never recorded at all. Faded relationships decay (the rate falls
 with a half-life) rather than stop.
 
-The truth is the process's own: valued, still posting, and a silence this long (since
-the last true contact) would have had less than ``TAIL`` = 1% chance under their *usual*
-process: the silence is past the point where the integrated un-faded intensity since
-the last contact reaches ``log(1 / TAIL)`` (point processes), or where the gap survival
-falls to ``TAIL`` (the renewal one).
+The truth is the process's own: the relationship has faded, they are valued and still
+posting, and a silence this long (since the last true contact) would have had less than
+``TAIL`` = 1% chance under their *usual* process (a continuing process is never "should
+be told", however long its silence): the silence is past the point where the integrated
+un-faded intensity since the last contact reaches ``log(1 / TAIL)`` (point processes), or
+where the gap survival falls to ``TAIL`` (the renewal one).
 """
 
 from __future__ import annotations
@@ -75,8 +76,10 @@ def _hawkes(
             fade = 0.5 ** ((t - fade_at) / half_life)
         lam = (rate + excite) * fade
         if rng.random() < 1 - math.exp(-lam * STEP):
-            times.append(t + rng.uniform(0, STEP))
-            excite += alpha
+            at = t + rng.uniform(0, STEP)
+            if at < HISTORY_DAYS:  # the grid's last step reaches past now
+                times.append(at)
+                excite += alpha
         excite *= math.exp(-STEP / decay_days)
     # the limit: how long after the last event the usual (un-faded) process would have
     # gone without contact with probability TAIL (the integrated intensity reaching
@@ -152,7 +155,9 @@ def person(rng: random.Random, *, name: str, klass: str, now: datetime) -> SimPe
         recorded = rng.random() >= never and not any(a <= x < b for a, b in blind)
         at = x
         if batch and recorded:
-            at = min(math.ceil(x / batch) * batch + rng.uniform(0, 0.1), horizon)
+            at = math.ceil(x / batch) * batch + rng.uniform(0, 0.1)
+            if at > horizon:  # the batch is not written down yet
+                at, recorded = x, False
         direction = (
             "in" if rng.random() < inbound_share else ("out" if rng.random() < 0.85 else "both")
         )
@@ -171,7 +176,10 @@ def person(rng: random.Random, *, name: str, klass: str, now: datetime) -> SimPe
         p += rng.expovariate(1 / post_gap) * (0.2 if rng.random() < 0.2 else 1.0)
     active = klass != "moved_on"
     silence = horizon - times[-1] if times else math.inf
-    tell = valued and active and silence > limit
+    # only a relationship that has faded is news: a continuing process in one of its long
+    # silences comes back by itself (and for heavy-tailed renewal gaps the silence seen at
+    # any moment is length-biased: past the 1% gap survival 3-6% of the time)
+    tell = valued and active and fading and silence > limit
     return SimPerson(
         name=name,
         klass=klass,

@@ -37,6 +37,7 @@ MIN_SEPARABILITY = 0.8  # between-class share of log-gap variance that makes two
 DEFAULT_SPLIT_DAYS = 1.0  # no such jump: same-day contact is one episode
 HALF_LIFE_EPISODES = 5.0  # a gap this many episodes back weighs half as much
 RECENT_GAPS = 10  # two half-lives: the gaps a silence is compared with as "had before"
+DRIFT_BLOCK = 4  # episodes per block when measuring how much their pace wanders
 MIN_SIGMA = 0.3  # nobody is a metronome: at least this spread in log gap
 CADENCE_SIGMA = 0.25  # a cadence is a goal, with a little slack around it
 FALLBACK = (math.log(30.0), 0.6)  # prior when too few people have a history: monthly
@@ -65,6 +66,7 @@ class GapStats:
     var_log: float  # weighted upper semi-variance of log gap (the gaps above the mean)
     last: float  # the last contact, epoch days; nan without contact
     longest_recent: float = 0.0  # the longest of the last RECENT_GAPS gaps (days)
+    drift_var: float = 0.0  # how much their pace wanders: variance of the mean log gap over time
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +175,7 @@ def gap_stats(days: Sequence[float]) -> GapStats:
             ends.append(t)
             sizes.append(1)
     m = len(starts) - 1
-    total = mean = square = longest = 0.0
+    total = mean = square = longest = drift = 0.0
     if m > 0:
         longest = max(starts[j + 1] - ends[j] for j in range(max(m - RECENT_GAPS, 0), m))
         decay = 0.5 ** (1.0 / HALF_LIFE_EPISODES)
@@ -193,6 +195,7 @@ def gap_stats(days: Sequence[float]) -> GapStats:
             w *= decay
         square = square / above if above > 0 else 0.0
         mean += _slowing(logs, decay=decay)
+        drift = _drift(logs)
     return GapStats(
         contacts=len(days),
         episodes=len(starts),
@@ -202,7 +205,32 @@ def gap_stats(days: Sequence[float]) -> GapStats:
         var_log=square,
         last=days[-1],
         longest_recent=longest,
+        drift_var=drift,
     )
+
+
+def _drift(logs: Sequence[float]) -> float:
+    """How much the person's pace itself wanders (a rate that is not constant: busy
+    months, quiet ones): the variance between the mean log gaps of consecutive blocks of
+    ``DRIFT_BLOCK`` episodes beyond what the scatter within blocks explains (a random
+    effect, the classic one-way ANOVA estimate, never negative). The next gap's centre is
+    uncertain by that much even with a long history; a metronome, however slow, has 0."""
+    m = len(logs)
+    blocks = m // DRIFT_BLOCK
+    if blocks < 2:
+        return 0.0
+    start = m - blocks * DRIFT_BLOCK  # blocks end at the latest gap
+    means = [
+        sum(logs[start + b * DRIFT_BLOCK : start + (b + 1) * DRIFT_BLOCK]) / DRIFT_BLOCK
+        for b in range(blocks)
+    ]
+    grand = sum(means) / blocks
+    between = sum((x - grand) ** 2 for x in means) / (blocks - 1)
+    within = sum(
+        (x - means[(j - start) // DRIFT_BLOCK]) ** 2
+        for j, x in enumerate(logs[start:], start=start)
+    ) / (blocks * (DRIFT_BLOCK - 1))
+    return max(between - within / DRIFT_BLOCK, 0.0)
 
 
 def _slowing(logs: Sequence[float], *, decay: float) -> float:
@@ -282,7 +310,8 @@ def assess(
     between = prior.sigma**2 / prior.kappa
     precision = 1.0 / between + n / var
     mu = (prior.mu / between + n * stats.mean_log / var) / precision
-    spread = max(math.sqrt(var + 1.0 / precision), MIN_SIGMA)
+    # ... and the pace's own wandering: the current rate may be off their average
+    spread = max(math.sqrt(var + stats.drift_var + 1.0 / precision), MIN_SIGMA)
     overdue = _phi((math.log(max(silence, 1e-3)) - mu) / spread) if stats.contacts else 0.0
     # in words: their own typical gap once there are a few, the pooled guess before
     usual = stats.mean_log if gaps >= 3 else mu

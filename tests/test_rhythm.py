@@ -309,7 +309,41 @@ def test_the_second_world_family_is_seeded_and_its_truth_is_its_own() -> None:
     for p in one:
         assert list(p.contacts) == sorted(p.contacts, key=lambda c: c.at)
         assert all(c.at <= NOW and c.at.tzinfo is not None for c in p.contacts)
-        if p.klass in ("stranger", "moved_on") or not p.valued:
-            assert not p.tell
+        if p.klass != "fading" or not p.valued:
+            assert not p.tell  # a continuing process is never news, however long its silence
         else:
             assert p.tell == (p.silence_days > p.limit_days)
+
+
+def test_only_a_faded_relationship_is_should_be_told_in_both_families() -> None:
+    from ranking import contact_sim, contact_sim_hawkes
+
+    for family, faded in ((contact_sim, {"drifting"}), (contact_sim_hawkes, {"fading"})):
+        for seed in range(3):
+            for p in family.world(seed, people=80, now=NOW):
+                if p.tell:
+                    assert p.klass in faded and p.silence_days > p.limit_days
+                elif p.klass in faded and p.valued and p.silence_days > p.limit_days:
+                    raise AssertionError(f"{p.name}: faded past its limit and not told")
+
+
+def test_batched_logging_never_writes_contact_after_now() -> None:
+    from ranking import contact_sim_hawkes as hawkes
+
+    for seed in range(3):
+        for p in hawkes.world(seed, people=60, now=NOW):
+            assert all(c.at <= NOW for c in p.contacts)
+
+
+def test_a_wandering_pace_widens_the_spread_and_a_metronome_does_not() -> None:
+    from ranking.rhythm import epoch_days, gap_stats
+
+    metronome = epoch_days(ago(*range(5, 400, 10)), now=NOW)
+    assert gap_stats(metronome).drift_var < 1e-9
+    # every 12 days for a while, then every 48, and again: a pace that wanders
+    days, t = [], 5.0
+    for gap in [12] * 8 + [48] * 8 + [12] * 8 + [48] * 8:
+        days.append(t)
+        t += gap
+    wandering = gap_stats(epoch_days(ago(*days), now=NOW))
+    assert wandering.drift_var > 0.3
