@@ -4,11 +4,13 @@ Each function reads as its steps: load the user's ranker (or retrain it when the
 one is missing or from another schema/library) -> gather events, items, people
 (storage) -> learn / score (ranking, pure) -> store keys and reasons (storage).
 
-- ``learn``: incremental; feedback after the model's last row is folded in with
-  ``partial_fit`` and only the people it touched are rescored. Runs after each
-  feedback that is not a mere ``seen`` (those are batched to the next run).
+- ``learn``: incremental; feedback not learned yet is folded in with ``partial_fit``
+  and only the people it touched are rescored. ``learn_now`` runs it as a computing
+  transaction and a short writing one; :mod:`app.jobs.learner` calls it after feedback
+  that is not a mere ``seen`` (those wait for the scheduler's next run).
 - ``rescore``: scores items of the ranking window (all of them, or some people's).
-- ``rank_pending``: new items (stored by ingest with a provisional key) get scored.
+- ``rank_all_pending``: learns, then scores new items (stored by ingest with a
+  provisional key) a hundred people per short transaction.
 - ``train_user``: from scratch (``kith train``, the periodic retrain, an outdated model).
 """
 
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.db import is_transient, retry_transient, session_scope
+from app.jobs.ranker_cache import keep, reuse, user_lock
 from app.models import Item, Person, RankingModel, User
 from app.storage import ranking as store
 from ranking.model import Ranker
@@ -56,28 +58,6 @@ def peek_ranker(session: Session, *, user_id: int) -> Ranker:
     return ranker or Ranker()
 
 
-# this process's last ranker per (database, user), with the stored row's (trained_at,
-# events) it equals: learning and scoring reuse it instead of unpickling, and so keep its
-# per-item feature cache (story patterns over the text were a third of a learning run)
-_RANKERS: dict[tuple[str, int], tuple[datetime, int, Ranker]] = {}
-
-
-def _reuse(engine: Engine, row: RankingModel | None) -> Ranker | None:
-    """The kept ranker if it is the stored one; taken (whoever holds it, owns it)."""
-    if row is None:
-        return None
-    kept = _RANKERS.pop((str(engine.url), row.user_id), None)
-    if kept is not None and kept[0] == row.trained_at and kept[1] == row.events:
-        return kept[2]
-    return None
-
-
-def _keep(
-    engine: Engine, *, user_id: int, trained_at: datetime, events: int, ranker: Ranker
-) -> None:
-    _RANKERS[(str(engine.url), user_id)] = (trained_at, events, ranker)
-
-
 def load_ranker(
     session: Session, *, user_id: int, now: datetime, engine: Engine | None = None
 ) -> tuple[Ranker, RankingModel]:
@@ -86,7 +66,7 @@ def load_ranker(
     user's row is locked until the caller's commit (one learner at a time)."""
     store.lock_user(session, user_id=user_id)
     row = store.model_row(session, user_id=user_id)
-    ranker = _reuse(engine, row) if engine is not None else None
+    ranker = reuse(engine, row) if engine is not None else None
     if ranker is None and row is not None:
         ranker = loads(row.payload, schema_version=row.schema_version, library=row.library)
     if ranker is None or row is None:
@@ -186,7 +166,7 @@ def _learn_reads(
     events, ids = store.feedback_events(session, user_id=user_id, pending=True)
     if not events:
         if engine is not None:
-            _keep(engine, user_id=user_id, trained_at=row.trained_at, events=row.events,
+            keep(engine, user_id=user_id, trained_at=row.trained_at, events=row.events,
                   ranker=ranker)  # fmt: skip
         return ranker, None
     item_ids = sorted({e.item_id for e in events})
@@ -230,7 +210,7 @@ def learn_now(engine: Engine, *, user_id: int, attempts: int = 4) -> None:
                 if learned is not None:
                     with session_scope(engine, write=True) as session:
                         _learn_writes(session, learned)
-                    _keep(engine, user_id=user_id, trained_at=learned.now,
+                    keep(engine, user_id=user_id, trained_at=learned.now,
                           events=learned.ranker.n_events_, ranker=learned.ranker)  # fmt: skip
                 return
         except LearnConflict:
@@ -241,19 +221,6 @@ def learn_now(engine: Engine, *, user_id: int, attempts: int = 4) -> None:
                 raise
         time.sleep(random.uniform(0.005, 0.02) * 2**attempt)
     raise AssertionError("unreachable")
-
-
-_LOCKS: dict[tuple[str, int], threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
-
-
-def user_lock(engine: Engine, user_id: int) -> threading.Lock:
-    """This process's lock on learning and scoring for one user: its learner, the
-    scheduler's ranking run and ``rescore_people`` never compute over each other (the
-    database-level guarantee is the compare-and-set in :func:`_save`)."""
-    key = (str(engine.url), user_id)
-    with _LOCKS_GUARD:
-        return _LOCKS.setdefault(key, threading.Lock())
 
 
 def rescore(
@@ -321,25 +288,6 @@ def rescore_people(
     rescore(session, user_id=user_id, ranker=ranker, now=now, person_ids=set(person_ids))
 
 
-def rank_pending(session: Session, *, user_id: int, now: datetime) -> int:
-    """Learn from pending feedback, then score items stored since the last run (with
-    their people's other items, as page shares are per person)."""
-    ranker = learn(session, user_id=user_id, now=now)
-    since = now - timedelta(days=WINDOW_DAYS)
-    fresh = store.window_item_ids(session, user_id=user_id, since=since, unscored_only=True)
-    if not fresh:
-        return 0
-    people = store.people_of_items(session, item_ids=fresh)
-    n = rescore(session, user_id=user_id, ranker=ranker, now=now, person_ids=people)
-    # items with no person are scored on their own
-    loose = set(fresh) - set(
-        store.window_item_ids(session, user_id=user_id, since=since, person_ids=people)
-    )
-    if loose:
-        n += rescore(session, user_id=user_id, ranker=ranker, now=now, item_ids=sorted(loose))
-    return n
-
-
 FRESH_PEOPLE_PER_TRANSACTION = 100  # people (all their window items) scored per write
 
 
@@ -374,7 +322,7 @@ def _rank_fresh(engine: Engine, *, user_id: int, now: datetime) -> int:
             with user_lock(engine, user_id):
                 with session_scope(engine) as session:  # reads and computing
                     row = store.model_row(session, user_id=user_id)
-                    stored = _reuse(engine, row) or (
+                    stored = reuse(engine, row) or (
                         loads(row.payload, schema_version=row.schema_version, library=row.library)
                         if row is not None
                         else None
@@ -386,7 +334,7 @@ def _rank_fresh(engine: Engine, *, user_id: int, now: datetime) -> int:
                 with session_scope(engine, write=True) as session:  # the keys, briefly
                     store.store_scores(session, rows=rows)
                 if row is not None and stored is not None:
-                    _keep(engine, user_id=user_id, trained_at=row.trained_at, events=row.events,
+                    keep(engine, user_id=user_id, trained_at=row.trained_at, events=row.events,
                           ranker=ranker)  # fmt: skip
                 return rows
 
