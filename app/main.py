@@ -26,6 +26,7 @@ from app.api import (
     me,
     metrics,
     people,
+    reading,
     reply,
     search,
     sources,
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
     app.include_router(search.router, prefix=api_prefix)
     app.include_router(sources.router, prefix=api_prefix)
     app.include_router(items.router, prefix=api_prefix)
+    app.include_router(reading.router, prefix=api_prefix)
     app.include_router(reply.router, prefix=api_prefix)
     app.include_router(me.router, prefix=api_prefix)
     # before people: /people/upcoming must not be taken for /people/{person_id}

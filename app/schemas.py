@@ -49,6 +49,8 @@ class TimelineItem(BaseModel):
     why: list[Why] = Field(
         default_factory=list, description="What makes up the score, largest first"
     )
+    read: bool = Field(False, description="You read it (opened, marked, scrolled past)")
+    saved: bool = Field(False, description="You saved it for later")
 
     @classmethod
     def from_row(cls, row: TimelineRow, *, now: datetime | None = None) -> TimelineItem:
@@ -74,6 +76,8 @@ class TimelineItem(BaseModel):
             comment_count=item.comment_count,
             score=score,
             why=[Why(reason=text, value=value) for text, value in why],
+            read=item.read_at is not None,
+            saved=item.saved_at is not None,
         )
 
 

@@ -34,6 +34,10 @@ async def read_timeline_page(
     order: Annotated[
         Literal["rank", "newest"], Query(description="rank: best first (default); newest first")
     ] = "rank",
+    state: Annotated[
+        Literal["all", "unread", "read", "saved"],
+        Query(description="all (default), unread (the catch-up view), read, or saved items"),
+    ] = "all",
 ) -> Response:
     """The unified timeline of the current user, best first, keyset-paged; each item
     carries its score and why (the contributions that make it up)."""
@@ -50,7 +54,7 @@ async def read_timeline_page(
         user_id = await run_in_threadpool(_authenticate, engine, credentials)
     if learner.pending(engine, user_id):  # feedback this process took is learned first
         await run_in_threadpool(learner.settle, engine, user_id)
-    query = TimelineQuery(user_id, limit, cursor, since, person, source, tag, order)
+    query = TimelineQuery(user_id, limit, cursor, since, person, source, tag, order, state)
     if engine.dialect.name == "sqlite":
         body = _page(engine, query, held=True)
     else:
@@ -127,4 +131,6 @@ def _entry(e: TimelineEntry, explain: _Explainer) -> dict[str, object]:
         "comment_count": e.comment_count,
         "score": score,
         "why": why,
+        "read": e.read_at is not None,
+        "saved": e.saved_at is not None,
     }

@@ -111,15 +111,55 @@
       }
     }
 
+    // ---- read state and saved items -------------------------------------------------
+    const READ_ON_SCROLL = "kith:read-on-scroll"; // "off" when the reader turned it off
+    const readOnScroll = () => {
+      try { return localStorage.getItem(READ_ON_SCROLL) !== "off"; } catch { return true; }
+    };
+
+    function showRead(el, read) {
+      el.dataset.read = String(read);
+      el.classList.toggle("is-read", read);
+      const toggle = el.querySelector("[data-read-toggle]");
+      if (toggle) toggle.textContent = read ? "Mark unread" : "Mark read";
+    }
+
+    async function setRead(el, read, button) {
+      if (!el) return;
+      const done = await act(button, () =>
+        api(read ? "POST" : "DELETE", `/items/${idOf(el)}/read`, undefined, { keepalive: true })
+          .then(() => true));
+      if (done) showRead(el, read);
+    }
+
+    async function toggleSave(el, button) {
+      if (!el) return;
+      const save = el.querySelector("[data-save]");
+      const saved = save?.getAttribute("aria-pressed") === "true";
+      const done = await act(button, () =>
+        api(saved ? "DELETE" : "POST", `/items/${idOf(el)}/save`).then(() => true));
+      if (!done || !save) return;
+      save.setAttribute("aria-pressed", String(!saved));
+      save.textContent = saved ? "Save" : "Saved";
+      toast(saved ? "No longer saved." : "Saved for later.");
+    }
+
     feed.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-feedback]");
       const el = event.target.closest(".item");
-      if (button && el) {
+      if (event.target.closest("button[data-save]") && el) {
+        current = items().indexOf(el);
+        toggleSave(el, event.target.closest("button"));
+      } else if (event.target.closest("button[data-read-toggle]") && el) {
+        current = items().indexOf(el);
+        setRead(el, el.dataset.read !== "true", event.target.closest("button"));
+      } else if (button && el) {
         current = items().indexOf(el);
         feedback(el, button.dataset.feedback, button);
       } else if (event.target.closest("a[data-open]") && el) {
         // the link opens in a new tab; tell Kith it was opened
         api("POST", `/items/${idOf(el)}/feedback`, { action: "open" }, { keepalive: true })
+          .then(() => showRead(el, true))
           .catch((err) => console.warn("kith:", err));
       }
     });
@@ -128,6 +168,7 @@
       if (!el || !el.dataset.url) return;
       window.open(el.dataset.url, "_blank", "noopener,noreferrer");
       api("POST", `/items/${idOf(el)}/feedback`, { action: "open" }, { keepalive: true })
+        .then(() => showRead(el, true))
         .catch((err) => console.warn("kith:", err));
     }
 
@@ -145,6 +186,8 @@
         o: () => open(selected()),
         l: () => feedback(selected(), "like"),
         h: () => feedback(selected(), "hide"),
+        s: () => toggleSave(selected()),
+        m: () => { const el = selected(); if (el) setRead(el, el.dataset.read !== "true"); },
         "+": () => feedback(selected(), "more"),
         "-": () => feedback(selected(), "less"),
         "?": showHelp,
@@ -170,11 +213,50 @@
             api("POST", `/items/${idOf(el)}/feedback`,
               { action: "seen", rank: Number(el.dataset.rank) }, { keepalive: true })
               .catch((err) => console.warn("kith:", err));
+            if (readOnScroll() && el.dataset.read !== "true") {
+              api("POST", `/items/${idOf(el)}/read`, undefined, { keepalive: true })
+                .then(() => showRead(el, true))
+                .catch((err) => console.warn("kith:", err));
+            }
           }
         }
       }, { threshold: [0, 0.5] });
       items().forEach((el) => watcher.observe(el));
     }
+
+    // the catch-up bar: new since the last visit, the scroll setting, mark all read
+    const bar = document.querySelector("[data-reading]");
+    if (!bar) return;
+    const LAST_VISIT = "kith:last-visit";
+    const since = (() => { try { return localStorage.getItem(LAST_VISIT); } catch { return null; } })();
+    const newSince = bar.querySelector("[data-new-since]");
+    if (since && newSince) {
+      api("GET", `/timeline/counts?since=${encodeURIComponent(since)}`).then((counts) => {
+        if (!counts || !counts.new_since) return;
+        const n = counts.new_since;
+        newSince.textContent = `${n} new since your last visit.`;
+        newSince.hidden = false;
+      }).catch((err) => console.warn("kith:", err));
+    }
+    try { localStorage.setItem(LAST_VISIT, new Date().toISOString()); } catch { /* private mode */ }
+
+    const scrollBox = bar.querySelector("[data-read-on-scroll]");
+    if (scrollBox) {
+      scrollBox.checked = readOnScroll();
+      scrollBox.addEventListener("change", () => {
+        try { localStorage.setItem(READ_ON_SCROLL, scrollBox.checked ? "on" : "off"); } catch { /* private */ }
+        toast(scrollBox.checked ? "Items you scroll past are marked read." : "Scrolling no longer marks items read.");
+      });
+    }
+    const markAll = bar.querySelector("[data-mark-all-read]");
+    markAll?.addEventListener("click", async () => {
+      const answer = await act(markAll, () =>
+        api("POST", "/timeline/mark-read", { before: Number(bar.dataset.newest) }));
+      if (!answer) return;
+      toast(`${answer.marked} marked read.`);
+      items().forEach((el) => showRead(el, true));
+      setTimeout(() => location.reload(), 600);
+    });
   }
 
   document.addEventListener("DOMContentLoaded", timeline);

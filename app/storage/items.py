@@ -19,6 +19,7 @@ from sqlmodel import Session, and_, col, or_, select
 
 from app.errors import InvalidInput, NotFound
 from app.models import Feedback, Identity, Item, ItemTombstone, Person, Source
+from app.storage import reading
 from app.storage.pagination import decode_cursor, encode_cursor
 from ingest.types import EntryData
 from ranking.model import provisional_key
@@ -290,6 +291,8 @@ class TimelineEntry(NamedTuple):
     person_id: int | None
     person_name: str | None
     person_pinned: bool | None
+    read_at: datetime | None
+    saved_at: datetime | None
 
 
 _ENTRY_COLUMNS = (
@@ -311,6 +314,8 @@ _ENTRY_COLUMNS = (
     Person.id,
     Person.name,
     Person.pinned,
+    Item.read_at,
+    Item.saved_at,
 )
 
 
@@ -326,7 +331,10 @@ class TimelineQuery:
     source_id: int | None = None
     tag: str | None = None
     order: str = "rank"
+    state: str = "all"  # all | unread | read | saved
 
+
+TIMELINE_STATES = ("all", "unread", "read", "saved")
 
 _ROW_COLUMNS = (Item, Source, Person)
 
@@ -336,7 +344,7 @@ def _timeline_statement(columns: tuple[Any, ...], shape: tuple[object, ...]) -> 
     """The statement for one shape of query: which columns, the order, and which
     filters are on. Values travel as bound parameters, so each shape is built (and
     compiled by SQLAlchemy's cache) once per process instead of once per request."""
-    order, paged, since, person, source, tag = shape
+    order, paged, since, person, source, tag, state = shape
     user_id = bindparam("user_id")
     query = (
         select(*columns)
@@ -358,6 +366,12 @@ def _timeline_statement(columns: tuple[Any, ...], shape: tuple[object, ...]) -> 
     )
     if since:
         query = query.where(col(Item.published) > bindparam("since"))
+    if state == "unread":  # the literal predicate of ix_item_user_unread_rank
+        query = query.where(col(Item.read_at).is_(None))
+    elif state == "read":
+        query = query.where(col(Item.read_at).is_not(None))
+    elif state == "saved":
+        query = query.where(col(Item.saved_at).is_not(None))
     if person:
         query = query.where(col(Identity.person_id) == bindparam("person_id"))
     if source:
@@ -408,6 +422,7 @@ def _timeline_select(
         "person_id" in params,
         "source_id" in params,
         "tag_pattern" in params,
+        q.state,
     )
     return _timeline_statement(columns, shape), params
 
@@ -430,13 +445,14 @@ def read_timeline(
     source_id: int | None = None,
     tag: str | None = None,
     order: str = "rank",
+    state: str = "all",
 ) -> tuple[list[TimelineRow], str | None]:
     """Best first: a range read of the ``ix_item_user_rank`` index on the stored rank key
     (:mod:`app.jobs.scoring` keeps it), keyset-paged on ``(rank_key, id)``; ``order="newest"``
     pages on ``(published, id)`` instead. Muted people and hidden items are left out.
     Whole ORM rows, for the reader, the digest and the Atom feed; the API's page reads
     the same statement's 18 columns (:func:`app.storage.timeline_page.read_page`)."""
-    q = TimelineQuery(user_id, limit, cursor, since, person_id, source_id, tag, order)
+    q = TimelineQuery(user_id, limit, cursor, since, person_id, source_id, tag, order, state)
     query, params = _timeline_select(q, _ROW_COLUMNS)
     rows = [
         TimelineRow(item=i, source=s, person=p) for i, s, p in session.execute(query, params).all()
@@ -465,4 +481,6 @@ def add_feedback(
     feedback = Feedback(user_id=user_id, item_id=item_id, action=action, rank=rank, at=now)
     session.add(feedback)
     session.flush()
+    if action == "open":  # opening an item is reading it (and its copies)
+        reading.set_read(session, user_id=user_id, item_ids=[item_id], read=True, now=now)
     return feedback

@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from app.api.deps import LimiterDep, SessionDep
 from app.errors import RateLimited
 from app.jobs.scoring import explain
+from app.storage import reading
 from app.storage.items import TimelineRow, read_timeline
 from app.storage.users import authenticate
 from app.web.common import (
@@ -30,6 +31,7 @@ from ingest.sanitize import plain_text
 
 __all__ = ["TEMPLATES", "router"]
 
+STATES = (("unread", "Unread"), ("all", "All"), ("saved", "Saved"), ("read", "Read"))
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 30
 SUMMARY_CHARS = 280
@@ -77,10 +79,14 @@ def timeline_page(
     user: WebUser,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     start: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    state: Annotated[Literal["unread", "all", "saved", "read"], Query()] = "unread",
 ) -> Response:
-    """The ranked timeline; ``start`` is the rank of the page's first item (for ``seen``)."""
+    """The ranked timeline, unread first by default (the catch-up view); ``start`` is the
+    rank of the page's first item (for ``seen``)."""
     assert user.id is not None
-    rows, next_cursor = read_timeline(session, user_id=user.id, limit=PAGE_SIZE, cursor=cursor)
+    rows, next_cursor = read_timeline(
+        session, user_id=user.id, limit=PAGE_SIZE, cursor=cursor, state=state
+    )
     return page(
         request,
         "timeline.html",
@@ -89,6 +95,9 @@ def timeline_page(
         next_cursor=next_cursor,
         next_start=start + len(rows),
         first_page=cursor is None,
+        state=state,
+        states=STATES,
+        newest=reading.newest_id(session, user_id=user.id),
     )
 
 
