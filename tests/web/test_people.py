@@ -268,7 +268,7 @@ def test_person_page_items_sparkline_and_404(page: Page, live_server: LiveServer
     spark = page.locator("svg.sparkline")
     expect(spark).to_be_visible()
     expect(spark).to_have_attribute("role", "img")
-    label = "6 contacts in the last year, the last one 5 days ago"
+    label = "7 contacts in the last year, the last one 5 days ago"  # 6 seen, 1 logged
     expect(spark.locator("title")).to_have_text(label)
     expect(page.get_by_role("img", name=label)).to_have_count(1)
     points = (spark.locator("polyline").get_attribute("points") or "").split()
