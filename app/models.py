@@ -375,3 +375,58 @@ class JobRun(SQLModel, table=True):
         nullable=False,
         sa_column_kwargs={"server_default": "{}"},
     )
+
+
+class AppPassword(SQLModel, table=True):
+    """A per-app password for the protocols native reader apps speak (Google Reader API,
+    Fever): shown once, stored hashed, revocable; never the account password, never an
+    API token."""
+
+    __tablename__ = "app_password"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("user_account.id"))
+    name: str = Field(default="app", max_length=100)
+    prefix: str = Field(max_length=16)
+    password_hash: str = Field(max_length=200)  # argon2, like the account password
+    # Fever's api_key is md5("user:password"): kept (hashed again) so a key can be looked up
+    fever_key_hash: str | None = Field(default=None, max_length=64, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DigestSubscription(SQLModel, table=True):
+    """A user's e-mail digest: off by default; daily or weekly to one address. The
+    unsubscribe token (hashed) opens nothing but this row's one-click unsubscribe."""
+
+    __tablename__ = "digest_subscription"
+    __table_args__ = (sa.UniqueConstraint("user_id", name="uq_digest_subscription_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("user_account.id"))
+    frequency: str = Field(default="off", max_length=10)  # off | daily | weekly
+    email: str | None = Field(default=None, max_length=320)
+    hour_utc: int = Field(default=7)  # when the period's digest goes out
+    unsubscribe_hash: str | None = Field(default=None, max_length=64, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class DigestDelivery(SQLModel, table=True):
+    """One digest per user and period (its unique row is the claim, so many API
+    processes send it once); retried on SMTP failure without a duplicate."""
+
+    __tablename__ = "digest_delivery"
+    __table_args__ = (sa.UniqueConstraint("user_id", "period", name="uq_digest_delivery_period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_fk("user_account.id"))
+    period: str = Field(max_length=20)  # 2026-12-02 (daily) or 2026-W49 (weekly)
+    status: str = Field(default="pending", max_length=10)  # pending | sent | failed
+    attempts: int = Field(default=0)
+    owner: str | None = Field(default=None, max_length=200)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    message_id: str | None = Field(default=None, max_length=300)
+    error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -26,6 +26,9 @@ EXPECTED_TABLES = {
     "merge_rejection",
     "person_date",
     "job_run",
+    "app_password",
+    "digest_subscription",
+    "digest_delivery",
     "alembic_version",
 }
 
