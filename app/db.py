@@ -161,22 +161,24 @@ def session_scope(
     so it holds the write lock from its first statement instead of starting as a reader
     and failing at once with "database is locked" when another connection committed
     before its first write. Keep such transactions short: compute before them."""
-    gate = (
-        write_gate(engine).hold(interactive=interactive)
-        if write and engine.dialect.name == "sqlite"
-        else nullcontext()
-    )
-    with gate, Session(engine, expire_on_commit=False) as session:
-        try:
-            if write and engine.dialect.name == "sqlite":
-                # pysqlite (legacy transaction control) sees the open transaction and
-                # adds no BEGIN of its own; COMMIT/ROLLBACK go through the session
-                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    queued = write and engine.dialect.name == "sqlite"
+    with Session(engine, expire_on_commit=False) as session:
+        if queued:
+            # the connection first, then the queue: a writer holding the gate must never
+            # wait for the pool, which writers waiting at the gate may have emptied
+            session.connection()
+        gate = write_gate(engine).hold(interactive=interactive) if queued else nullcontext()
+        with gate:
+            try:
+                if queued:
+                    # pysqlite (legacy transaction control) sees the open transaction and
+                    # adds no BEGIN of its own; COMMIT/ROLLBACK go through the session
+                    session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
 
 
 def alembic_config(url: str) -> Any:
