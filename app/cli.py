@@ -452,6 +452,10 @@ from app.cli_data import register as _register_data_commands  # noqa: E402
 
 _register_data_commands(cli, user_cli)  # prune, export, import-export, user delete
 
+from app.cli_digest import register as _register_digest_commands  # noqa: E402
+
+_register_digest_commands(cli)  # digest send
+
 
 def main() -> None:
     cli()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.atproto_identity import IdentityOptions
@@ -121,6 +121,22 @@ class Settings(BaseSettings):
         gt=0,
         description="How often `serve` retrains the ranking models from scratch (between "
         "retrains they learn from each feedback as it comes)",
+    )
+
+    smtp_url: SecretStr | None = Field(
+        None,
+        description="Where digest mails go out: smtp://user:pass@host:587 (STARTTLS on 587, "
+        "?starttls=off|on to change) or smtps://user:pass@host:465 (TLS); unset = no mail. "
+        "A secret: never logged or shown",
+    )
+    smtp_from: str = Field("kith@localhost", description="The From address of digest mails")
+    smtp_timeout_seconds: float = Field(30.0, gt=0, description="Deadline per SMTP command")
+    public_url: str = Field(
+        "http://localhost:8000",
+        description="Kith's address as people reach it (the unsubscribe links in digest mails)",
+    )
+    digest_mail_attempts: int = Field(
+        5, ge=1, description="SMTP attempts per digest mail (with backoff) before it is failed"
     )
 
     def bluesky_options(self) -> BlueskyOptions:

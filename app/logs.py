@@ -9,6 +9,7 @@ import re
 
 _SECRETS = (
     (re.compile(r"(/feeds/)[^/?#\s]+"), r"\1[redacted]"),
+    (re.compile(r"(/unsubscribe/)[^/?#\s]+"), r"\1[redacted]"),  # digest mail links
     (re.compile(r"((?:^|[?&])(?:token|access_token|api_key)=)[^&#\s]*", re.I), r"\1[redacted]"),
 )
 

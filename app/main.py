@@ -21,6 +21,7 @@ from app.api import (
     admin,
     contacts,
     digest,
+    digest_mail,
     health,
     items,
     me,
@@ -43,6 +44,7 @@ from app.web import reach as web_reach
 from app.web import routes as web_routes
 from app.web import search as web_search
 from app.web import sources as web_sources
+from app.web import unsubscribe as web_unsubscribe
 from app.web.common import install_web
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -148,6 +150,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
     app.include_router(vcard.router, prefix=api_prefix)  # /people/vcard, likewise
     app.include_router(people.router, prefix=api_prefix)
     app.include_router(digest.router, prefix=api_prefix)
+    app.include_router(digest_mail.router, prefix=api_prefix)
     app.include_router(tokens.router, prefix=api_prefix)
     app.include_router(admin.router, prefix=api_prefix)
     app.include_router(metrics.router)
@@ -156,6 +159,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
     app.include_router(web_sources.router)
     app.include_router(web_reach.router)
     app.include_router(web_search.router)
+    app.include_router(web_unsubscribe.router)
     install_web(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

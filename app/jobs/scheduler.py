@@ -22,6 +22,7 @@ from typing import Any
 
 from app.config import Settings
 from app.db import get_engine, session_scope
+from app.jobs.digest_mail import DigestMailKick
 from app.jobs.prune import DailyPrune
 from app.jobs.tasks import RANK, RETRAIN, Tasks, make_tasks, mark_queued, refresh_options, worker_id
 from app.storage import leases
@@ -106,9 +107,11 @@ async def run_scheduler(
     daily = DailyPrune(
         get_engine(settings.database_url), days=settings.retention_days, owner=worker_id()
     )
+    mail = DigestMailKick(get_engine(settings.database_url), settings)
     try:
         while not stop.is_set():
             daily.kick(datetime.now(UTC))
+            mail.kick(datetime.now(UTC))  # digest mails due (every few minutes)
             try:
                 handed = await enqueue_due(settings, tasks)
                 if handed:
@@ -127,4 +130,5 @@ async def run_scheduler(
                 await asyncio.wait_for(stop.wait(), timeout=settings.scheduler_tick_seconds)
     finally:
         await daily.close()
+        await mail.close()
         await tasks.broker.shutdown()

@@ -156,6 +156,10 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/sources"): Case(WEB, shows=True),
     ("GET", "/reach-out"): Case(WEB),
     ("GET", "/digest"): Case(WEB),
+    # the digest mail's unsubscribe link: its token is the credential (here a feed token,
+    # which opens nothing): the same "already unsubscribed" page for every token
+    ("GET", "/unsubscribe/{token}"): Case(PUBLIC),
+    ("POST", "/unsubscribe/{token}"): Case(PUBLIC, step=1),
     ("GET", "/search"): Case(WEB),  # the page without q: the syntax help
     ("GET", f"{API}/feeds/{{token}}/atom.xml"): Case(FEED, shows=True),
     # the caller's own lists and writes
@@ -180,6 +184,10 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("POST", f"{API}/me/feed-token"): Case(MINE, step=4),
     ("GET", f"{API}/me/export"): Case(MINE, shows=True),
+    ("GET", f"{API}/me/digest-mail"): Case(MINE),
+    ("PUT", f"{API}/me/digest-mail"): Case(
+        MINE, body=lambda c, o: {"frequency": "weekly", "email": "sweep@example.org"}, step=1
+    ),
     # a wrong password: nothing is deleted (the sweep needs both accounts to the end);
     # tests/app/test_account_delete.py deletes for real
     ("DELETE", f"{API}/me"): Case(
