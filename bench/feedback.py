@@ -280,8 +280,9 @@ def report(r: dict[str, object], database: str) -> None:
     b50, b95, b99 = (percentile_ms(busy.latencies, q) for q in (0.5, 0.95, 0.99))
     bmax = percentile_ms(busy.latencies, 1.0)
     print(f"\n{database}: feedback POSTs, like/open/seen/more in turn")
+    idle99, idle_errors = percentile_ms(idle.latencies, 0.99), sum(idle.errors.values())
     print(f"idle  (1 client, sequential): {len(idle.latencies)} posts, p50 {idle50:.1f} ms, "
-          f"p99 {percentile_ms(idle.latencies, 0.99):.1f} ms, errors {sum(idle.errors.values())}")  # fmt: skip
+          f"p99 {idle99:.1f} ms, errors {idle_errors}")  # fmt: skip
     print(f"busy  ({CLIENTS} clients, OPML of {r['imported']} feeds ingesting, "
           f"{r['busy_seconds']:.1f} s): {len(busy.latencies)} posts, p50 {b50:.1f} ms, "
           f"p95 {b95:.1f} ms, p99 {b99:.1f} ms, max {bmax:.1f} ms, "
@@ -293,7 +294,8 @@ def report(r: dict[str, object], database: str) -> None:
     for code, message, n in r["failed"]:  # type: ignore[attr-defined]
         print(f"  source errors x{n}: {code}: {message}")
     print(f"stored: {r['stored']} feedback rows; lost {r['lost']}, unexpected {r['extra']}; "
-          f"server log: {r['tracebacks']} tracebacks, {r['locked']} 'database is locked'")  # fmt: skip
+          f"server log: {r['tracebacks']} tracebacks, "
+          f"{r['locked']} 'database is locked'")  # fmt: skip
     ratio = b99 / idle50
     errors = sum(idle.errors.values()) + sum(busy.errors.values())
     ok = ratio <= TARGET and errors == 0 and r["lost"] == 0 and r["extra"] == 0
