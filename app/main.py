@@ -19,6 +19,7 @@ from app import logs
 from app import secrets as secrets_at_rest
 from app.api import (
     admin,
+    app_passwords,
     contacts,
     digest,
     digest_mail,
@@ -37,6 +38,8 @@ from app.api import (
 )
 from app.api.errors import install_error_handlers
 from app.config import Settings, get_settings
+from app.greader import PREFIXES as GREADER_PREFIXES
+from app.greader import router as greader_router
 from app.jobs.scheduler import run_scheduler
 from app.ratelimit import RateLimiter
 from app.web import people as web_people
@@ -152,8 +155,11 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
     app.include_router(digest.router, prefix=api_prefix)
     app.include_router(digest_mail.router, prefix=api_prefix)
     app.include_router(tokens.router, prefix=api_prefix)
+    app.include_router(app_passwords.router, prefix=api_prefix)
     app.include_router(admin.router, prefix=api_prefix)
     app.include_router(metrics.router)
+    for greader_prefix in GREADER_PREFIXES:  # native reader apps (Google Reader API)
+        app.include_router(greader_router, prefix=greader_prefix)
     app.include_router(web_routes.router)
     app.include_router(web_people.router)
     app.include_router(web_sources.router)

@@ -30,7 +30,7 @@ from sqlmodel import Session, col, select
 from app.db import retry_transient, session_scope
 from app.errors import InvalidInput
 from app.jobs import learner
-from app.models import Identity, Item, Person, Source
+from app.models import Feedback, Identity, Item, Person, Source
 from app.storage import reading
 from app.storage.items import add_feedback, read_timeline
 from ingest.sanitize import plain_text
@@ -132,7 +132,15 @@ def feeds(session: Session, *, user_id: int) -> list[AppFeed]:
         )
         .select_from(Item)
         .outerjoin(Identity, col(Identity.id) == Item.identity_id)
-        .where(col(Item.user_id) == user_id, col(Item.duplicate_of_id).is_(None))
+        .where(
+            col(Item.user_id) == user_id,
+            col(Item.duplicate_of_id).is_(None),
+            ~sa.exists().where(
+                col(Feedback.item_id) == Item.id,
+                col(Feedback.user_id) == user_id,
+                col(Feedback.action) == "hide",
+            ),
+        )
         .group_by(col(Identity.person_id), col(Item.source_id))
     ).all()
     by_person: dict[int, _Acc] = defaultdict(_Acc)
@@ -313,6 +321,7 @@ def _unread_batch(
     item_ids: Sequence[int] | None,
     published_before: datetime | None,
     limit: int,
+    only_saved: bool = False,
 ) -> list[int]:
     query = select(Item.id).where(
         Item.user_id == user_id, col(Item.read_at).is_(None), col(Item.id) > after
@@ -321,10 +330,14 @@ def _unread_batch(
         query = query.where(col(Item.id).in_(item_ids))
     if source_ids is not None:
         query = query.where(col(Item.source_id).in_(source_ids))
-    if person_ids is not None:
-        query = query.join(Identity, col(Identity.id) == Item.identity_id).where(
+    if person_ids is not None:  # () = the items no person claims
+        query = query.outerjoin(Identity, col(Identity.id) == Item.identity_id).where(
             col(Identity.person_id).in_(person_ids)
+            if person_ids
+            else col(Identity.person_id).is_(None)
         )
+    if only_saved:
+        query = query.where(col(Item.saved_at).is_not(None))
     if published_before is not None:
         query = query.where(col(Item.published) <= published_before)
     return list(session.exec(query.order_by(col(Item.id)).limit(limit)).all())  # type: ignore[arg-type]
@@ -338,11 +351,13 @@ def mark_all_read(
     source_ids: Sequence[int] | None = None,
     item_ids: Sequence[int] | None = None,
     published_before: datetime | None = None,
+    only_saved: bool = False,
     now: datetime,
 ) -> int:
     """Mark everything unread in a scope read (people, sources, listed items; ``None``
-    is no limit on that side), published up to ``published_before``, in short
-    transactions. Marking all read is not opening: no feedback is recorded."""
+    is no limit on that side, ``person_ids=()`` the items no person claims), published
+    up to ``published_before`` (``only_saved``: starred ones), in short transactions.
+    Marking all read is not opening: no feedback is recorded."""
     after, total = 0, 0
     while True:
 
@@ -357,6 +372,7 @@ def mark_all_read(
                     item_ids=item_ids,
                     published_before=published_before,
                     limit=reading.MARK_ALL_BATCH,
+                    only_saved=only_saved,
                 )
                 return ids, reading.mark_ids_read(session, user_id=user_id, ids=ids, now=now)
 
