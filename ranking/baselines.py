@@ -123,6 +123,19 @@ class EdgeRankLike:
         scored.sort(key=lambda r: r.score, reverse=True)
         return scored
 
+    def parts(
+        self, item: ItemInfo, person: PersonInfo | None, *, now: datetime
+    ) -> tuple[float, float]:
+        """One item's score in two parts: log affinity + log edge weight, and the time
+        decay (the floor of :mod:`ranking.guard` blends the first, scores with both)."""
+        people = {person.person_id: person} if person is not None else {}
+        u = self._affinity(item.person_id, people, now)
+        w = (self.mention_weight if item.mentions_you else 1.0) * (
+            self.media_weight if item.has_media else 1.0
+        )
+        age = -math.log(2.0) * _age_days(item, now) / self.post_half_life_days
+        return math.log(u) + math.log(w), age
+
     def _decayed(self, person_id: int, at: datetime) -> float:
         """The person's feedback sum, decayed to ``at``."""
         if not hasattr(self, "feedback_") or person_id not in self.feedback_:

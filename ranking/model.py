@@ -22,107 +22,51 @@ exploration slot in every block for people the model has barely seen.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.linear_model import SGDClassifier
 from sklearn.utils import murmurhash3_32
 
+from ranking import affinity as affinity_mod
+from ranking import page
+from ranking.constants import LearnedConstants
 from ranking.features import (
     DAY,
     describe_feature,
     is_close,
     item_features,
-    person_features,
     story_of,
 )
-from ranking.types import ENGAGEMENTS, Event, ItemInfo, PersonInfo, Ranked, Reason
+from ranking.guard import FloorGuard
+from ranking.learning import (
+    DEFAULT_PRIOR,
+    PRIOR_WORDS,
+    PersonStat,
+    PersonWeight,
+    examination,
+    logit,
+    ordinal,
+    sample,
+    sigmoid,
+)
+from ranking.observe import observe_pages
+from ranking.types import Event, ItemInfo, PersonInfo, Ranked, Reason
+
+__all__ = [
+    "AFFINITY", "AGE_PER_DAY", "DEFAULT_PRIOR", "EPOCH", "PRIOR_WORDS", "PersonStat",
+    "PersonWeight", "Ranker", "examination", "logit", "ordinal", "provisional_key", "sigmoid",
+]  # fmt: skip
 
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
-AGE_PER_DAY = 0.3  # log-odds lost per day of age (mild)
+AGE_PER_DAY = 0.3  # log-odds lost per day of age (mild): the prior of the learned slope
 AFFINITY = "person:affinity"
 TOLD = frozenset({"tag", "word", "mentions_you", "your_thread", "link", "media"})
 STORY = "story"
-# hand-set prior weights (log-odds over the base rate) until there is data to refit them
-DEFAULT_PRIOR = {
-    "contact_out": 0.5,
-    "contact_in": 0.3,
-    "reciprocity": 0.5,
-    "recent_contact": 0.5,
-    "close": 1.2,
-    "known": 0.3,
-    "mutual_follow": 0.3,
-    "endorsed": 0.8,
-    "note": 0.3,
-    "identities": 0.2,
-}
-PRIOR_WORDS = {
-    "contact_out": "you write to {name}",
-    "contact_in": "{name} writes to you",
-    "reciprocity": "you and {name} talk both ways",
-    "recent_contact": "you were in touch lately",
-    "close": "{name} is close to you",
-    "known": "you know {name}",
-    "mutual_follow": "you follow each other",
-    "endorsed": "you featured {name}",
-    "note": "you keep a note on {name}",
-    "identities": "{name} is in several of your sources",
-}
-
-
-def logit(p: float) -> float:
-    p = min(max(p, 1e-4), 1 - 1e-4)
-    return math.log(p / (1 - p))
-
-
-def sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
-
-
-def examination(rank: int | None) -> float:
-    """The chance an item shown at ``rank`` (1-based) was looked at: 1/log2(rank + 1)."""
-    if rank is None or rank < 1:
-        return 1.0
-    return 1.0 / math.log2(rank + 1)
-
-
-def ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-@dataclass(slots=True)
-class PersonStat:
-    """What the learner has seen of one person (mutable learned state)."""
-
-    pos: float = 0.0  # engagements, with like/reply/more counting extra
-    exposure: float = 0.0  # expected examinations (clicks over expected clicks)
-    opens: int = 0
-    likes: int = 0
-    replies: int = 0
-    hides: int = 0
-    more: list[datetime] = field(default_factory=list)
-    less: list[datetime] = field(default_factory=list)
-    at: datetime | None = None  # when the counts were last moved (they fade from there)
-
-
-@dataclass(frozen=True, slots=True)
-class PersonWeight:
-    """A person's weight, in log-odds: learned (affinity), manual, the fading more/less,
-    and the effective sum the ranking uses."""
-
-    learned: float
-    manual: float | None
-    recent: float
-    effective: float
-    pinned: bool
-    muted: bool
-    exposure: float
+LEARNED_CODES = frozenset({"relationship", "affinity", "item"})  # what the floor blends
 
 
 class Ranker:
@@ -188,6 +132,9 @@ class Ranker:
         self.n_events_ = 0
         self.since_refit_ = 0
         self.trained_at_: datetime | None = None
+        self.constants_ = LearnedConstants()
+        self.constants_at_: datetime | None = None
+        self.guard_ = FloorGuard()
 
     def fit(
         self,
@@ -224,13 +171,17 @@ class Ranker:
     ) -> Ranker:
         """Learn from new feedback: the item model takes one SGD step on the items the
         events touch (with each person's affinity *before* these events, so nothing
-        leaks), then the per-person counts move."""
+        leaks), then the per-person counts move. First, each page in the batch moves the
+        evidence of the learned constants and is judged by the floor (both with the model
+        as it stood); the floor's own rule learns from the same events."""
         if not hasattr(self, "people_"):
             self._init_state()
         if not events:
             return self
         item_by_id = {i.item_id: i for i in items}
         person_by_id = {p.person_id: p for p in people}
+        self._observe_pages(events, item_by_id, person_by_id, now=now)
+        self._guard().rule.partial_fit(events, items=items, people=people, now=now)
         by_item: dict[int, list[Event]] = defaultdict(list)
         for event in events:
             by_item[event.item_id].append(event)
@@ -242,10 +193,10 @@ class Ranker:
             info = item_by_id.get(item_id)
             feats = self._model_features(info, person_by_id, now=now) if info else None
             p = self._predict(feats) if feats is not None else self.global_rate()
-            sample = _sample(evs, p)
-            if sample is None:
+            found = sample(evs, p)
+            if found is None:
                 continue
-            label, weight = sample
+            label, weight = found
             looked[item_id] = weight
             if feats is not None:
                 rows.append(feats)
@@ -297,63 +248,10 @@ class Ranker:
         return sigmoid(z)
 
     def _count(self, events: list[Event], *, looked: float, now: datetime) -> None:
-        """Move a person's counts; older counts fade (``memory_half_life_days``) so the
-        model follows people you are drifting towards or away from."""
-        person_id = next((e.person_id for e in events if e.person_id is not None), None)
-        if person_id is None:
-            return
-        stat = self.people_.setdefault(person_id, PersonStat())
-        if stat.at is not None and now > stat.at:
-            fade = 0.5 ** ((now - stat.at).total_seconds() / DAY / self.memory_half_life_days)
-            stat.pos, stat.exposure = stat.pos * fade, stat.exposure * fade
-        stat.at = max(now, stat.at) if stat.at is not None else now
-        actions = {e.action for e in events}
-        pos = exposure = 0.0
-        if actions & set(ENGAGEMENTS):
-            pos, exposure = 1.0, 1.0
-            stat.opens += 1
-        elif "hide" in actions:
-            exposure = 2.0
-        elif "seen" in actions:
-            exposure = looked
-        if "like" in actions:
-            pos, exposure, stat.likes = pos + 0.5, exposure + 0.5, stat.likes + 1
-        if "reply" in actions:
-            pos, exposure, stat.replies = pos + 0.5, exposure + 0.5, stat.replies + 1
-        stat.hides += "hide" in actions
-        for e in events:
-            if e.action == "more":
-                pos, exposure = pos + 2.0, exposure + 2.0
-                stat.more = [*stat.more[-4:], e.at]
-            elif e.action == "less":
-                exposure += 2.0
-                stat.less = [*stat.less[-4:], e.at]
-        stat.pos += pos
-        stat.exposure += exposure
-        self.pos_ += pos
-        self.exposure_ += exposure
+        affinity_mod.count(self, events, looked=looked, now=now)
 
     def _refit_prior(self, people: Sequence[PersonInfo], *, now: datetime) -> None:
-        """Empirical Bayes: fit the prior's weights on people seen often enough."""
-        self.since_refit_ = 0
-        rows, ys, ws = [], [], []
-        for p in people:
-            stat = self.people_.get(p.person_id)
-            if stat is None or stat.exposure < 2.0:
-                continue
-            feats = person_features(p, now=now)
-            pos = min(stat.pos, stat.exposure)
-            rows += [feats, feats]
-            ys += [1, 0]
-            ws += [pos + 1e-6, stat.exposure - pos + 1e-6]
-        if len(rows) < 20:
-            return
-        names = sorted(DEFAULT_PRIOR)
-        x = np.array([[r.get(n, 0.0) for n in names] for r in rows])
-        model = LogisticRegression(C=1.0)
-        model.fit(x, np.array(ys), sample_weight=np.array(ws))
-        self.prior_coef_ = {n: float(c) for n, c in zip(names, model.coef_[0], strict=True)}
-        self.prior_intercept_ = float(model.intercept_[0])
+        affinity_mod.refit_prior(self, people, now=now)
 
     # -- scoring ----------------------------------------------------------------------
 
@@ -362,86 +260,16 @@ class Ranker:
         return (pos + self.base_rate * 20.0) / (exposure + 20.0)
 
     def _prior(self, person: PersonInfo | None, *, now: datetime) -> tuple[float, list[Reason]]:
-        """The prior log-odds of engaging with a person, and its words."""
-        if not hasattr(self, "people_"):
-            self._init_state()
-        intercept = self.prior_intercept_
-        base = logit(self.global_rate())
-        if person is None:
-            return (intercept if intercept is not None else base), []
-        parts = [
-            (name, self.prior_coef_.get(name, 0.0) * value)
-            for name, value in person_features(person, now=now).items()
-        ]
-        total = (intercept if intercept is not None else base) + sum(v for _, v in parts)
-        name = person.name or "them"
-        words = [
-            PRIOR_WORDS[n].format(name=name) for n, v in sorted(parts, key=lambda p: -abs(p[1]))
-        ]
-        text = "; ".join(words[:2]) if words else f"little is known of {name} yet"
-        return total, [Reason("relationship", text, total - base)]
+        return affinity_mod.prior(self, person, now=now)
 
     def affinity(self, person: PersonInfo | None, *, now: datetime) -> tuple[float, list[Reason]]:
-        """A person's learned affinity over the base rate (log-odds), and its words: the
-        relationship prior, then what your feedback says."""
-        prior, reasons = self._prior(person, now=now)
-        base = logit(self.global_rate())
-        stat = self.people_.get(person.person_id) if person is not None else None
-        if stat is None or stat.exposure <= 0:
-            return prior - base, reasons
-        p0 = 1 / (1 + math.exp(-prior))
-        m = self.prior_strength
-        posterior = logit((stat.pos + m * p0) / (stat.exposure + m))
-        name = person.name if person is not None and person.name else "them"
-        evidence = posterior - prior
-        if evidence >= 0:
-            verbs = (
-                ["open"] + (["like"] if stat.likes else []) + (["reply to"] if stat.replies else [])
-            )
-            how = ", ".join(verbs[:-1]) + (" and " if len(verbs) > 1 else "") + verbs[-1]
-            text = f"you often {how} {name}’s posts"
-        elif stat.hides:
-            text = f"you seldom open {name}’s posts and hid some"
-        else:
-            text = f"you seldom open {name}’s posts"
-        return posterior - base, [*reasons, Reason("affinity", text, evidence)]
+        return affinity_mod.affinity(self, person, now=now)
 
     def weight(self, person: PersonInfo, *, now: datetime) -> PersonWeight:
-        """A person's weight as the weights API shows it."""
-        learned, _ = self.affinity(person, now=now)
-        recent = sum(r.value for r in self._recent(person, now=now))
-        manual = person.manual_weight
-        return PersonWeight(
-            learned=round(learned, 4),
-            manual=manual,
-            recent=round(recent, 4),
-            effective=round(learned + (manual or 0.0) * self.manual_scale + recent, 4),
-            pinned=person.pinned,
-            muted=person.muted,
-            exposure=round(self.people_.get(person.person_id, PersonStat()).exposure, 3),
-        )
+        return affinity_mod.weight(self, person, now=now)
 
     def _recent(self, person: PersonInfo, *, now: datetime) -> list[Reason]:
-        stat = self.people_.get(person.person_id)
-        if stat is None:
-            return []
-        out = []
-        name = person.name or "them"
-        more = sum(
-            0.5 ** (max((now - at).total_seconds(), 0.0) / DAY / self.more_half_life_days)
-            for at in stat.more
-        )
-        if more > 0.05:
-            value = self.more_boost * min(more, 2.0)
-            out.append(Reason("more", f"you asked for more from {name}", value))
-        less = sum(
-            0.5 ** (max((now - at).total_seconds(), 0.0) / DAY / self.less_half_life_days)
-            for at in stat.less
-        )
-        if less > 0.05:
-            value = -self.less_penalty * min(less, 2.0)
-            out.append(Reason("less", f"you asked for less from {name} (fading)", value))
-        return out
+        return affinity_mod.recent(self, person, now=now)
 
     def _item_view(self, item: ItemInfo) -> tuple[list[tuple[str, int, float]], str | None]:
         """An item's features with their hashed columns, and its story (cached: items are
@@ -493,17 +321,7 @@ class Ranker:
     def _person_part(
         self, person: PersonInfo | None, *, now: datetime
     ) -> tuple[float, list[Reason], list[Reason]]:
-        """A person's affinity and its reasons, then their manual and recent reasons."""
-        affinity, reasons = self.affinity(person, now=now)
-        offsets: list[Reason] = []
-        if person is not None:
-            if person.manual_weight:
-                value = person.manual_weight * self.manual_scale
-                verb = "more" if value > 0 else "less"
-                name = person.name or "them"
-                offsets.append(Reason("manual", f"you set: listen {verb} to {name}", value))
-            offsets.extend(self._recent(person, now=now))
-        return affinity, reasons, offsets
+        return affinity_mod.person_part(self, person, now=now)
 
     def score(
         self,
@@ -512,10 +330,20 @@ class Ranker:
         *,
         now: datetime,
         person_part: tuple[float, list[Reason], list[Reason]] | None = None,
+        floor: bool = True,
+        constants: tuple[float, float, float] | None = None,
     ) -> Ranked:
-        """One item's score before the page rules: the sum of its reasons."""
+        """One item's score before the page rules: the sum of its reasons. The story boost
+        and the age slope are the learned ones (``constants``: story boost, age slope and
+        the floor's lean, when computed once for many items); ``floor=False`` leaves the
+        floor's lean toward EdgeRank-like out."""
         if not hasattr(self, "people_"):
             self._init_state()
+        boost, slope, lean = constants or (
+            self.learned_story_boost(),
+            self.learned_age_per_day(),
+            self.floor_lean(),
+        )
         affinity, person_reasons, offsets = person_part or self._person_part(person, now=now)
         model = self.item_model_
         coef: np.ndarray | None = None
@@ -540,14 +368,23 @@ class Ranker:
         if abs(rest) >= 0.005:
             reasons.append(Reason("item", "other features of this post", rest))
         probability = sigmoid(intercept + w_aff * affinity + sum(v for _, v in item_parts))
+        if floor and lean > 0:
+            learned = sum(r.value for r in reasons if r.code in LEARNED_CODES)
+            rule, _ = self._guard().rule.parts(item, person, now=now)
+            text = "lately your interactions alone rank better for you"
+            reasons.append(Reason("floor", text, lean * (rule - learned)))
         reasons.extend(offsets)
         if story is not None:
-            reasons.append(Reason("story", story, self.story_boost))
-            if person is not None and is_close(person.relationships):
+            close = person is not None and is_close(person.relationships)
+            reasons.append(Reason("story", story, max(boost, self.story_boost) if close else boost))
+            if close:
                 reasons.append(
                     Reason("story", "big news from someone close to you", self.close_story_boost)
                 )
         reasons.append(self.age_reason(item.published, now=now))
+        fresh = self.freshness_reason(item.published, now=now, slope=slope)
+        if fresh is not None:
+            reasons.append(fresh)
         return Ranked(
             item_id=item.item_id,
             person_id=item.person_id,
@@ -565,19 +402,45 @@ class Ranker:
             text = f"posted {days:.0f} days ago" if days >= 1.5 else "posted a day ago"
         return Reason("age", text, -self.age_per_day * days)
 
+    def freshness_reason(
+        self, published: datetime, *, now: datetime, slope: float | None = None
+    ) -> Reason | None:
+        """The learned age slope's difference from the stored key's (``age_per_day``),
+        frozen at scoring time so stored keys keep their order (rescoring refreshes it)."""
+        slope = self.learned_age_per_day() if slope is None else slope
+        days = max((now - published).total_seconds(), 0.0) / DAY
+        value = -(slope - self.age_per_day) * days
+        if abs(value) < 0.005:
+            return None
+        text = "you read fresh posts first" if value < 0 else "you catch up on older posts"
+        return Reason("freshness", text, value)
+
     def rank(
-        self, items: Sequence[ItemInfo], people: Sequence[PersonInfo], *, now: datetime
+        self,
+        items: Sequence[ItemInfo],
+        people: Sequence[PersonInfo],
+        *,
+        now: datetime,
+        read: Collection[int] = (),
     ) -> list[Ranked]:
         """A ranked page, best first: scores, then the rules (mute, pin, shares of a
-        page, exploration slots)."""
+        page, exploration slots; the ids in ``read`` after the unread items)."""
         by_id = {p.person_id: p for p in people}
         scored = self.score_all(items, by_id, now=now)
-        return self.arrange(scored, by_id)
+        return self.arrange(scored, by_id, read=read)
 
     def score_all(
-        self, items: Sequence[ItemInfo], people: dict[int, PersonInfo], *, now: datetime
+        self,
+        items: Sequence[ItemInfo],
+        people: dict[int, PersonInfo],
+        *,
+        now: datetime,
+        floor: bool = True,
     ) -> list[Ranked]:
-        """Score many items, each person's part computed once."""
+        """Score many items, each person's part (and the learned constants) computed once."""
+        if not hasattr(self, "people_"):
+            self._init_state()
+        constants = (self.learned_story_boost(), self.learned_age_per_day(), self.floor_lean())
         parts = {
             pid: self._person_part(people.get(pid) if pid is not None else None, now=now)
             for pid in {i.person_id for i in items}
@@ -588,46 +451,43 @@ class Ranker:
                 people.get(i.person_id) if i.person_id is not None else None,
                 now=now,
                 person_part=parts[i.person_id],
+                floor=floor,
+                constants=constants,
             )
             for i in items
         ]
 
     def arrange(
-        self, scored: Sequence[Ranked], people: dict[int, PersonInfo], *, explore: bool = True
+        self,
+        scored: Sequence[Ranked],
+        people: dict[int, PersonInfo],
+        *,
+        explore: bool = True,
+        read: Collection[int] = (),
     ) -> list[Ranked]:
-        """The page rules on scored items: muted people out; the k-th item of a person
-        scaled by ``share_decay**(k-1)``; pinned people first; then one slot in every
-        ``explore_every`` for a person the model has barely seen (``explore=False`` when
-        only some people's items are rescored: the slots need the whole page)."""
-        muted = {pid for pid, p in people.items() if p.muted}
-        kept = sorted(
-            (r for r in scored if r.person_id not in muted), key=lambda r: (-r.score, r.item_id)
+        """The page rules on scored items (:func:`ranking.page.arrange`): muted people out;
+        the k-th item of a person scaled by their learned share ``**(k-1)``; pinned people
+        first; then one slot in every (learned) ``explore_every`` for a person the model
+        has barely seen (``explore=False`` when only some people's items are rescored: the
+        slots need the whole page); items in ``read`` after the unread ones."""
+        if not hasattr(self, "people_"):
+            self._init_state()
+        user_share = self.learned_share()
+        constants = self._constants()
+        return page.arrange(
+            scored,
+            people,
+            share_of=lambda pid: constants.share_of(pid, user_share),
+            share_floor=self.share_floor,
+            pin_offset=self.pin_offset,
+            barely_seen=self._barely_seen,
+            explore_every=self.learned_explore_every(),
+            explore=explore,
+            read=read,
         )
-        count: dict[int, int] = defaultdict(int)
-        shared: list[Ranked] = []
-        floor = math.log(self.share_floor)
-        for r in kept:
-            if r.person_id is None:
-                shared.append(r)
-                continue
-            count[r.person_id] += 1
-            k = count[r.person_id]
-            if k == 1:
-                shared.append(r)
-                continue
-            value = max((k - 1) * math.log(self.share_decay), floor)
-            name = people[r.person_id].name if r.person_id in people else "them"
-            reason = Reason(
-                "share",
-                f"{ordinal(k)} item from {name or 'them'} here x{math.exp(value):.2f}",
-                value,
-            )
-            shared.append(_with(r, reason))
-        ordered = sorted(shared, key=lambda r: (-self._key(r), r.item_id))
-        return self._explore(ordered, people) if explore else ordered
 
     def _key(self, r: Ranked) -> float:
-        return r.score + (self.pin_offset if r.pinned else 0.0)
+        return page.key(r, self.pin_offset)
 
     def _barely_seen(self, r: Ranked) -> bool:
         if r.person_id is None:
@@ -635,28 +495,56 @@ class Ranker:
         stat = self.people_.get(r.person_id)
         return stat is None or stat.exposure < self.explore_exposure
 
-    def _explore(self, ordered: list[Ranked], people: dict[int, PersonInfo]) -> list[Ranked]:
-        every = self.explore_every
-        if every < 2 or not any(self._barely_seen(r) for r in ordered):
-            return ordered
-        out = list(ordered)
-        for start in range(0, len(out), every):
-            block = out[start : start + every]
-            if len(block) < every or any(self._barely_seen(r) for r in block):
-                continue
-            slot = start + every - 1
-            pick = next((j for j in range(slot + 1, len(out)) if self._barely_seen(out[j])), None)
-            if pick is None or out[slot].pinned:
-                break
-            chosen = out.pop(pick)
-            target = self._key(out[slot]) + 1e-6
-            person = people.get(chosen.person_id) if chosen.person_id is not None else None
-            name = person.name if person is not None and person.name else "someone new"
-            bump = Reason(
-                "explore", f"Kith is still learning about {name}", target - self._key(chosen)
-            )
-            out.insert(slot, _with(chosen, bump))
-        return out
+    # -- the learned constants and the floor ------------------------------------------
+
+    def _constants(self) -> LearnedConstants:
+        found = self.__dict__.get("constants_")
+        if not isinstance(found, LearnedConstants):
+            found = self.constants_ = LearnedConstants()
+        return found
+
+    def _guard(self) -> FloorGuard:
+        found = self.__dict__.get("guard_")
+        if not isinstance(found, FloorGuard):
+            found = self.guard_ = FloorGuard()
+        return found
+
+    def learned_share(self) -> float:
+        """The share of a person's k-th item on a page, per step (prior ``share_decay``)."""
+        return self._constants().share(self.share_decay)
+
+    def learned_story_boost(self) -> float:
+        """The story boost (prior ``story_boost``; never below it for close people)."""
+        return self._constants().story_boost(self.story_boost)
+
+    def learned_age_per_day(self) -> float:
+        """Log-odds lost per day of age (prior ``age_per_day``)."""
+        return self._constants().age_slope(self.age_per_day)
+
+    def learned_explore_every(self) -> int:
+        """One exploration slot in every N (prior ``explore_every``)."""
+        if self.explore_every < 2:
+            return self.explore_every
+        return self._constants().explore_every(self.explore_every)
+
+    def floor_lean(self) -> float:
+        """How far the learned part of each score leans toward EdgeRank-like (0..1)."""
+        return self._guard().lean
+
+    def floor_stats(self) -> tuple[int, int]:
+        """(pages judged, pages after which the floor leaned toward the rule)."""
+        guard = self._guard()
+        return guard.checks, guard.triggered
+
+    def _observe_pages(
+        self,
+        events: Sequence[Event],
+        item_by_id: dict[int, ItemInfo],
+        person_by_id: dict[int, PersonInfo],
+        *,
+        now: datetime,
+    ) -> None:
+        observe_pages(self, events, item_by_id, person_by_id, now=now)
 
     # -- storage helpers --------------------------------------------------------------
 
@@ -677,31 +565,3 @@ class Ranker:
 def provisional_key(published: datetime, *, age_per_day: float = AGE_PER_DAY) -> float:
     """The storage key of an item not scored yet: a score of zero at its age."""
     return age_per_day * (published - EPOCH).total_seconds() / DAY
-
-
-def _sample(events: list[Event], p: float) -> tuple[int, float] | None:
-    """The label and weight an item's events give the learners. Engaged is 1 and hidden
-    is 0, both surely looked at; shown without a reaction is 0 weighted by the chance it
-    was looked at *given* no reaction: e(1 - p) / (1 - e p), with e the examination
-    chance of its rank and p the current P(engage | examined) (position-bias EM)."""
-    actions = {e.action for e in events}
-    if actions & set(ENGAGEMENTS):
-        return 1, 1.0
-    if "hide" in actions:
-        return 0, 1.0
-    if "seen" in actions:
-        rank = min((e.rank for e in events if e.action == "seen" and e.rank), default=None)
-        e = examination(rank)
-        return 0, e * (1 - p) / max(1 - e * p, 1e-6)
-    return None
-
-
-def _with(r: Ranked, reason: Reason) -> Ranked:
-    return Ranked(
-        item_id=r.item_id,
-        person_id=r.person_id,
-        score=r.score + reason.value,
-        probability=r.probability,
-        why=(*r.why, reason),
-        pinned=r.pinned,
-    )

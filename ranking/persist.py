@@ -17,7 +17,7 @@ import sklearn
 from ranking.model import Ranker
 
 # bump when features, their names or the meaning of the learned state change
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: learned constants (share, story, age, exploration) and the floor
 
 
 def library_version() -> str:

@@ -1,12 +1,14 @@
 """An offline simulator of one reader, to measure rankers without real users.
 
-A seeded world (people, their contacts and posts) and a hidden truth: the reader engages
-with an examined item with probability ``sigmoid(affinity[person] + preference[topic] +
-bonuses - age)``. Each session the ranker orders the fresh pool, the reader scrolls with
-position-biased examination and gives feedback, and the ranker learns from it. Rankers
-see only events, contacts, relationships and item text/tags, never the truth.
+A seeded world (people, their contacts and posts; :mod:`ranking.worlds`) and a hidden
+truth: the reader engages with an examined item with probability
+``sigmoid(affinity[person] + preference[topic] + bonuses - age)``. Each session the ranker
+orders the fresh pool, the reader scrolls with position-biased examination (the world's
+examination model: position-based, cascade, or the whole page) and gives feedback, and
+the ranker learns from it. Rankers see only events, contacts, relationships and item
+text/tags, never the truth.
 
-    world = build_world("steady", seed=1, size=QUICK)
+    world = build_world("steady", seed=1, size=QUICK)   # or family_world(seed)
     metrics = simulate(EdgeRankLike(), world)
 """
 
@@ -15,36 +17,41 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ranking.types import Contact, Event, ItemInfo, PersonInfo, Ranked, RankerLike, Reason
+from ranking.sim_text import START, TOPICS, _at
+from ranking.types import Event, ItemInfo, PersonInfo, Ranked, RankerLike, Reason
+from ranking.worlds import (
+    AGE_PER_DAY,
+    FAMILY,
+    FLOOD_PER_DAY,
+    FULL,
+    LIFE_EVENT_BONUS,
+    MENTION_BONUS,
+    POOL_DAYS,
+    QUICK,
+    SCENARIOS,
+    Size,
+    Spec,
+    World,
+    _day,
+    _sigmoid,
+    build_world,
+    draw_spec,
+    family_world,
+)
 
-START = datetime(2026, 1, 1, tzinfo=UTC)
-DAY = 86400.0
-SCENARIOS = ("steady", "cold_start", "drift", "flood", "life_events")
-
-# hidden truth (log-odds)
-LIFE_EVENT_BONUS = 3.0
-MENTION_BONUS = 1.5
-AGE_PER_DAY = 0.2  # a mild preference for fresh posts
-
-# the world
-HISTORY_DAYS = 365.0  # contacts before the start
-LIFE_EVENTS_PER_PERSON_DAY = 0.0025  # about 0.5% of items
-LIFE_EVENTS_LOW_PER_DAY = 0.01  # life_events scenario: people below the median affinity
-LIFE_EVENTS_HIGH_PER_DAY = 0.001  # ... and the others
-FLOOD_PER_DAY = 20.0
-CLOSE_COLD_SHARE = 0.05
-CONTACTS_PER_DAY = 0.03  # at affinity 0, times the person's chattiness
-CONTACT_SLOPE = 0.6  # log contact rate per unit of affinity
-CHATTINESS_SIGMA = 1.0
-CLOSE_COLD_CONTACTS_PER_DAY = 1.0 / 90.0
+__all__ = [
+    "AGE_PER_DAY", "FAMILY", "FLOOD_PER_DAY", "FULL", "LIFE_EVENT_BONUS", "MENTION_BONUS",
+    "POOL_DAYS", "QUICK", "SCENARIOS", "START", "SCROLL_DEPTH", "TOPICS", "Bin", "Metrics",
+    "Oracle", "Size", "Spec", "World", "build_world", "calibration", "draw_spec", "ece",
+    "ece_of", "examination_chances", "family_world", "ndcg", "pooled_ece", "simulate",
+]  # fmt: skip
 
 # the reader
-POOL_DAYS = 3.0
 FRESH_DAYS = 1.0
 SCROLL_DEPTH = 25
 LIKE_RATE = 0.3  # of opens
@@ -55,96 +62,14 @@ MORE_ABOVE = 0.5  # true affinity above which an open may bring "more"
 MORE_RATE = 0.05
 LESS_BELOW = -2.5  # true affinity under which a skip may bring "less"
 LESS_RATE = 0.02
+CASCADE_GO_ON = 0.9  # cascade: the chance to look at the next item after skipping one
+CASCADE_GO_ON_AFTER_CLICK = 0.6
 
 # metrics
 COLD_START_TARGET = 0.6
 ROLLING_SESSIONS = 4
 CALIBRATION_BINS = 10
 _READER_STREAM = 1
-
-TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "tech": (("python", "rust", "compiler", "kernel", "database", "server", "linux",
-              "terminal", "editor", "git", "release", "api", "container", "debugging",
-              "latency", "cache", "benchmark", "refactor", "parser", "framework", "deploy",
-              "script", "laptop", "keyboard"),
-             ("tech", "programming", "opensource", "software")),
-    "cooking": (("recipe", "sourdough", "bread", "soup", "curry", "pasta", "oven", "spices",
-                 "garlic", "baking", "dinner", "kitchen", "fermentation", "noodles", "salad",
-                 "roast", "dumplings", "cheese", "pastry", "stew", "lentils", "chili",
-                 "brunch", "pickles"),
-                ("food", "cooking", "recipes", "baking")),
-    "music": (("album", "guitar", "synth", "concert", "vinyl", "playlist", "drums", "chords",
-               "melody", "jazz", "band", "festival", "record", "mixing", "bass", "piano",
-               "lyrics", "remix", "tour", "gig", "choir", "violin", "headphones", "setlist"),
-              ("music", "nowplaying", "vinyl", "livemusic")),
-    "politics": (("election", "parliament", "policy", "vote", "campaign", "budget", "council",
-                  "housing", "union", "protest", "minister", "referendum", "tax", "reform",
-                  "candidate", "debate", "coalition", "transit", "zoning", "senate", "ballot",
-                  "mayor", "strike", "manifesto"),
-                 ("politics", "policy", "elections", "local")),
-    "sports": (("marathon", "football", "cycling", "climbing", "race", "training", "match",
-                "league", "goal", "running", "swim", "tennis", "coach", "season", "trail",
-                "bouldering", "stadium", "playoffs", "rowing", "pace", "sprint", "ride",
-                "team", "derby"),
-               ("sports", "running", "cycling", "football")),
-    "travel": (("train", "flight", "hostel", "itinerary", "passport", "island", "mountains",
-                "coast", "airport", "roadtrip", "camping", "ferry", "hiking", "border",
-                "museum", "village", "backpack", "luggage", "tram", "journey", "cabin",
-                "beach", "sunrise", "map"),
-               ("travel", "trains", "hiking", "outdoors")),
-    "photography": (("lens", "camera", "film", "exposure", "aperture", "portrait",
-                     "landscape", "darkroom", "prints", "shutter", "tripod", "zoom",
-                     "polaroid", "negatives", "bokeh", "lightroom", "streets", "monochrome",
-                     "flash", "sensor", "grain", "frames", "composition", "slides"),
-                    ("photography", "filmphotography", "35mm", "photo")),
-    "science": (("physics", "telescope", "galaxy", "experiment", "paper", "dataset", "genome",
-                 "neurons", "quantum", "fossils", "microscope", "chemistry", "evolution",
-                 "orbit", "hypothesis", "statistics", "lab", "particles", "asteroid",
-                 "proteins", "bacteria", "volcano", "equation", "preprint"),
-                ("science", "astronomy", "biology", "research")),
-    "books": (("novel", "poetry", "reading", "bookshop", "chapter", "fiction", "essay",
-               "memoir", "publisher", "translation", "paperback", "review", "manuscript",
-               "bookclub", "fantasy", "poems", "anthology", "writing", "draft", "characters",
-               "prose", "zine", "shelf", "sequel"),
-              ("books", "reading", "amreading", "writing")),
-    "gardening": (("allotment", "seedlings", "compost", "pruning", "roses", "greenhouse",
-                   "beans", "soil", "mulch", "weeds", "harvest", "orchard", "bulbs",
-                   "hedgehog", "pollinators", "perennials", "herbs", "watering", "shed",
-                   "potatoes", "lawn", "blossom", "squash", "courgettes"),
-                  ("gardening", "garden", "allotment", "plants")),
-}  # fmt: skip
-FILLERS = ("notes", "thoughts", "week", "update", "quick", "today", "weekend", "part",
-           "some", "about", "my", "on", "the", "a", "finally", "again", "first", "look",
-           "trying", "small", "little", "why", "how", "more")  # fmt: skip
-LIFE_TITLES = ("We got married!", "Our wedding, at last", "She said yes!", "We're engaged",
-               "Starting a new job at {company}", "Some news: I'm joining {company}",
-               "Got promoted today", "Moving to {city}", "We moved to {city}",
-               "Our new home", "Our baby was born", "We welcomed our son on Sunday",
-               "We're expecting!", "I graduated!", "Defended my PhD today",
-               "Dad passed away", "In memoriam: my grandmother",
-               "Retiring after {years} years", "Back home after surgery")  # fmt: skip
-LIFE_WORDS = ("family", "friends", "grateful", "news", "thank", "everyone", "love", "kind",
-              "words", "heart", "together", "years", "life", "home", "big", "day")  # fmt: skip
-COMPANIES = ("Acme", "Lighthouse Labs", "Northwind", "Globex", "the city library")
-CITIES = ("Berlin", "Lisbon", "Bergen", "Montreal", "Osaka", "Leeds")
-SOURCE_KINDS = ("feed", "mastodon", "comments")
-SOURCE_KIND_P = (0.5, 0.4, 0.1)
-LINK_P = {"feed": 0.9, "mastodon": 0.3, "comments": 0.2}
-CONTACT_KINDS = ("reply", "mention", "favourite", "boost")
-
-
-@dataclass(frozen=True, slots=True)
-class Size:
-    """How big a world is and how long it runs (the warm-up is skipped by cold start)."""
-
-    people: int = 150
-    warmup_days: int = 30
-    measure_days: int = 30
-    sessions_per_day: int = 2
-
-
-FULL = Size()
-QUICK = Size(people=60, warmup_days=8, measure_days=6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,56 +99,8 @@ class Metrics:
     close_cold_coverage: float | None
     life_event_recall: float | None
     flood_share: float | None
-
-
-@dataclass(frozen=True, eq=False)
-class World:
-    """One generated reader's world. Arrays are indexed by ``id - 1``; the hidden truth
-    (``affinity``, ``preference``, ``item_topic``, ``item_bonus``) is for the simulator and
-    the oracle only."""
-
-    scenario: str
-    seed: int
-    size: Size
-    items: tuple[ItemInfo, ...]  # by publication time, item_id = index + 1
-    people: tuple[PersonInfo, ...]  # without contacts, person_id = index + 1
-    contacts: tuple[tuple[Contact, ...], ...]  # per person, oldest first
-    contact_day: NDArray[np.float64]  # every contact, days since START, ascending
-    contact_person: NDArray[np.int64]  # index of the person for each of contact_day
-    item_day: NDArray[np.float64]  # days since START, ascending
-    item_person: NDArray[np.int64]
-    item_topic: NDArray[np.int64]  # len(TOPICS) for life events (no topic)
-    item_bonus: NDArray[np.float64]
-    item_life_event: NDArray[np.bool_]
-    affinity: NDArray[np.float64]
-    affinity_after: NDArray[np.float64]  # from swap_day on (drift); else == affinity
-    swap_day: float | None
-    preference: NDArray[np.float64]  # per topic, 0 for life events
-    close_cold: NDArray[np.bool_]  # per person
-    flooder: int | None  # person index
-    days: int  # sessions run over days [0, days)
-    measure_from: float  # day
-
-    def affinity_on(self, day: float) -> NDArray[np.float64]:
-        """The hidden affinities in force on ``day``."""
-        if self.swap_day is not None and day >= self.swap_day:
-            return self.affinity_after
-        return self.affinity
-
-    def true_logit(self, index: NDArray[np.int64], day: float) -> NDArray[np.float64]:
-        """Hidden log-odds of engagement for the items at ``index``, examined on ``day``."""
-        age = np.maximum(day - self.item_day[index], 0.0)
-        return (
-            self.affinity_on(day)[self.item_person[index]]
-            + self.preference[self.item_topic[index]]
-            + self.item_bonus[index]
-            - AGE_PER_DAY * age
-        )
-
-    def true_probability(self, item_ids: ArrayLike, now: datetime) -> NDArray[np.float64]:
-        """Hidden P(engage | examined) for ``item_ids`` at ``now``."""
-        index = np.asarray(item_ids, dtype=np.int64) - 1
-        return _sigmoid(self.true_logit(index, _day(now)))
+    ndcg10_last: float = math.nan  # the last third of all sessions (the learned regime)
+    spec: str = "classic"
 
 
 class Oracle:
@@ -315,115 +192,50 @@ def pooled_ece(runs: Iterable[Metrics]) -> float | None:
     )
 
 
-def build_world(scenario: str, *, seed: int, size: Size = FULL) -> World:
-    """Generate the people, contacts and items of ``scenario`` (deterministic in ``seed``)."""
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; one of {', '.join(SCENARIOS)}")
-    rng = np.random.default_rng(seed)
-    n = size.people
-    n_topics = len(TOPICS)
-    warmup = 0 if scenario == "cold_start" else size.warmup_days
-    days = warmup + size.measure_days
+def examination_chances(exam: str, depth: int) -> NDArray[np.float64]:
+    """P(looked at) per rank for a position-based examination model (cascade: the chance
+    to reach a rank when nothing above it was clicked)."""
+    ranks = np.arange(1, depth + 1, dtype=np.float64)
+    if exam == "pbm_steep":
+        return np.asarray(ranks**-1.2, dtype=np.float64)
+    if exam == "pbm_flat":
+        return np.asarray(0.95 * ranks**-0.3, dtype=np.float64)
+    if exam == "whole_page":
+        return np.ones(depth)
+    if exam == "cascade":
+        return np.asarray(CASCADE_GO_ON ** (ranks - 1), dtype=np.float64)
+    return np.asarray(1.0 / np.log2(ranks + 1), dtype=np.float64)
 
-    # people: heavy-tailed affinity and posting rates, a few close-but-cold
-    affinity = np.minimum(-3.5 + rng.lognormal(0.1, 0.75, n), 3.0)
-    rate = np.clip(rng.lognormal(math.log(0.25), 1.2, n), 0.01, 6.0)
-    chattiness = rng.lognormal(0.0, CHATTINESS_SIGMA, n)
-    mix = rng.dirichlet(np.full(n_topics, 0.3), n)
-    kinds = rng.choice(len(SOURCE_KINDS), size=n, p=SOURCE_KIND_P)
-    close_cold = np.zeros(n, dtype=np.bool_)
-    cold = rng.choice(n, max(2, round(CLOSE_COLD_SHARE * n)), replace=False)
-    close_cold[cold] = True
-    affinity[cold] = rng.uniform(0.5, 2.0, cold.size)
-    rate[cold] = rng.uniform(0.05, 0.15, cold.size)
-    preference = np.append(rng.normal(0.0, 1.0, n_topics), 0.0)
-    people = _relationships(rng, affinity, close_cold)
 
-    flooder: int | None = None
-    if scenario == "flood":
-        strangers = np.array([not p.relationships for p in people])
-        candidates = np.flatnonzero((affinity <= np.quantile(affinity, 0.25)) & strangers)
-        flooder = int(rng.choice(candidates)) if candidates.size else int(np.argmin(affinity))
-        rate[flooder] = FLOOD_PER_DAY
-    life_rate = np.full(n, LIFE_EVENTS_PER_PERSON_DAY)
-    if scenario == "life_events":
-        low = (affinity < np.median(affinity)) & ~close_cold
-        life_rate = np.where(low, LIFE_EVENTS_LOW_PER_DAY, LIFE_EVENTS_HIGH_PER_DAY)
-
-    swap_day: float | None = None
-    affinity_after = affinity
-    if scenario == "drift":
-        swap_day = float(warmup)
-        affinity_after = affinity[rng.permutation(n)]
-
-    # contacts either way, at a rate growing with the affinity in force
-    contact_rate = _contact_rate(affinity, chattiness, close_cold)
-    history_end = days if swap_day is None else swap_day
-    c_day, c_person = _poisson_times(rng, contact_rate, -HISTORY_DAYS, history_end)
-    if swap_day is not None:
-        after_rate = _contact_rate(affinity_after, chattiness, close_cold)
-        d2, p2 = _poisson_times(rng, after_rate, swap_day, days)
-        c_day, c_person = np.concatenate([c_day, d2]), np.concatenate([c_person, p2])
-    order = np.argsort(c_day, kind="stable")
-    c_day, c_person = c_day[order], c_person[order]
-    c_dir = rng.random(c_day.size) < 0.5
-    c_kind = rng.integers(0, len(CONTACT_KINDS), c_day.size)
-    per_person: list[list[Contact]] = [[] for _ in range(n)]
-    for d, p, inward, kind in zip(c_day, c_person, c_dir, c_kind, strict=True):
-        per_person[p].append(
-            Contact(at=_at(d), direction="in" if inward else "out", kind=CONTACT_KINDS[kind])
-        )
-
-    # items: posts at each person's rate, plus life events
-    post_day, post_person = _poisson_times(rng, rate, -POOL_DAYS, days)
-    life_day, life_person = _poisson_times(rng, life_rate, -POOL_DAYS, days)
-    item_day = np.concatenate([post_day, life_day])
-    item_person = np.concatenate([post_person, life_person])
-    is_life = np.concatenate([np.zeros(post_day.size, np.bool_), np.ones(life_day.size, np.bool_)])
-    order = np.argsort(item_day, kind="stable")
-    item_day, item_person, is_life = item_day[order], item_person[order], is_life[order]
-    n_items = item_day.size
-    cum = np.cumsum(mix, axis=1)[item_person]
-    topic = np.minimum((cum < rng.random((n_items, 1))).sum(axis=1), n_topics - 1)
-    topic = np.where(is_life, n_topics, topic)
-    mentions = rng.random(n_items) < 0.01 + 0.05 * _sigmoid(affinity[item_person])
-    bonus = LIFE_EVENT_BONUS * is_life + MENTION_BONUS * mentions
-    items = _items(rng, item_day, item_person, topic, is_life, mentions, kinds)
-
-    return World(
-        scenario=scenario,
-        seed=seed,
-        size=size,
-        items=items,
-        people=people,
-        contacts=tuple(tuple(c) for c in per_person),
-        contact_day=c_day,
-        contact_person=c_person,
-        item_day=item_day,
-        item_person=item_person,
-        item_topic=topic.astype(np.int64),
-        item_bonus=bonus.astype(np.float64),
-        item_life_event=is_life,
-        affinity=affinity,
-        affinity_after=affinity_after,
-        swap_day=swap_day,
-        preference=preference,
-        close_cold=close_cold,
-        flooder=flooder,
-        days=days,
-        measure_from=float(warmup),
-    )
+def _examine(
+    spec: Spec, draws: NDArray[np.float64], prob: NDArray[np.float64], depth: int
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Which of the first ``depth`` items were looked at, and which engaged with."""
+    if spec.exam != "cascade":
+        examined = draws[0, :depth] < examination_chances(spec.exam, depth)
+        return examined, examined & (draws[1, :depth] < prob[:depth])
+    examined = np.zeros(depth, dtype=np.bool_)
+    engaged = np.zeros(depth, dtype=np.bool_)
+    for j in range(depth):
+        examined[j] = True
+        engaged[j] = draws[1, j] < prob[j]
+        go_on = CASCADE_GO_ON_AFTER_CLICK if engaged[j] else CASCADE_GO_ON
+        if draws[0, j] >= go_on:
+            break
+    return examined, engaged
 
 
 def simulate(ranker: RankerLike, world: World, *, probabilities: bool = True) -> Metrics:
     """Run the reader's sessions on ``world`` with ``ranker`` and measure it. Pass
     ``probabilities=False`` for a ranker whose ``probability`` is no estimate (no ECE)."""
     rng = np.random.default_rng([world.seed, _READER_STREAM])
+    spec = world.spec
     spd = world.size.sessions_per_day
     removed = np.zeros(len(world.items), dtype=np.bool_)
     clock = _PeopleClock(world)
     ndcg10: list[float] = []
     ndcg20: list[float] = []
+    every10: list[float] = []  # every session, warm-up included
     flood: list[int] = []
     shown_p: list[float] = []
     shown_y: list[bool] = []
@@ -433,19 +245,21 @@ def simulate(ranker: RankerLike, world: World, *, probabilities: bool = True) ->
     life_top: set[int] = set()
     said: dict[int, str] = {}  # person index -> last more/less
     feedback = 0
-    feedback_before: list[int] = []  # per measured session
+    feedback_before: list[int] = []  # per session
     events_to_target: int | None = None
-    ranks = np.arange(1, SCROLL_DEPTH + 1)
-    examine_p = 1.0 / np.log2(ranks + 1)
+    cold_start = world.scenario in ("cold_start", FAMILY)  # measured from the first session
+    last: list[float] = []
+    sessions = world.days * spd
+    last_from = sessions - sessions // 3
 
-    for s in range(world.days * spd):
+    for s in range(sessions):
         day = (s + 0.5) / spd
         now = _at(day)
         lo, hi = np.searchsorted(world.item_day, [day - POOL_DAYS, day], side="right")
         pool = np.arange(lo, hi, dtype=np.int64)
         pool = pool[~removed[pool]]
         people = clock.at(day)
-        draws = rng.random((4, SCROLL_DEPTH))  # drawn every session: common random numbers
+        draws = rng.random((4, spec.depth))  # drawn every session: common random numbers
         if pool.size == 0:
             continue
         ranked = ranker.rank([world.items[i] for i in pool], people, now=now)
@@ -454,10 +268,12 @@ def simulate(ranker: RankerLike, world: World, *, probabilities: bool = True) ->
             raise ValueError("rank() must return every candidate exactly once")
         prob = _sigmoid(world.true_logit(order, day))
         affinity = world.affinity_on(day)
-        depth = min(SCROLL_DEPTH, order.size)
-        examined = draws[0, :depth] < examine_p[:depth]
-        engaged = examined & (draws[1, :depth] < prob[:depth])
+        depth = min(spec.depth, order.size)
+        examined, engaged = _examine(spec, draws, prob, depth)
 
+        every10.append(ndcg(prob, 10))
+        feedback_before.append(feedback)
+        last.extend(every10[-1:] if s >= last_from else [])
         measured = day >= world.measure_from
         if measured:
             ndcg10.append(ndcg(prob, 10))
@@ -475,14 +291,13 @@ def simulate(ranker: RankerLike, world: World, *, probabilities: bool = True) ->
                 top.update(order[:10][mask[:10]].tolist())
             if world.flooder is not None:
                 flood.append(int(np.sum(world.item_person[order[:10]] == world.flooder)))
-            feedback_before.append(feedback)
-            if (
-                world.scenario == "cold_start"
-                and events_to_target is None
-                and len(ndcg10) >= ROLLING_SESSIONS
-                and np.mean(ndcg10[-ROLLING_SESSIONS:]) >= COLD_START_TARGET
-            ):
-                events_to_target = feedback_before[-ROLLING_SESSIONS]
+        if (
+            cold_start
+            and events_to_target is None
+            and len(every10) >= ROLLING_SESSIONS
+            and np.mean(every10[-ROLLING_SESSIONS:]) >= COLD_START_TARGET
+        ):
+            events_to_target = feedback_before[-ROLLING_SESSIONS]
 
         events: list[Event] = []
         # every item scrolled past is an impression ("seen", with its rank); whether it
@@ -493,11 +308,14 @@ def simulate(ranker: RankerLike, world: World, *, probabilities: bool = True) ->
             actions = ["seen"]
             u_follow, u_extra = draws[2, j], draws[3, j]
             if engaged[j]:
-                actions.append("open")
-                if u_follow < LIKE_RATE:
-                    actions.append("like")
-                elif u_follow > 1.0 - REPLY_RATE:
-                    actions.append("reply")
+                if spec.reader == "liker":
+                    actions.append("like")  # likes from the list, never opens
+                else:
+                    actions.append("open")
+                    if u_follow < LIKE_RATE:
+                        actions.append("like")
+                    elif u_follow > 1.0 - REPLY_RATE:
+                        actions.append("reply")
                 removed[i] = True
                 if affinity[person] > MORE_ABOVE and u_extra < MORE_RATE:
                     actions.append("more")
@@ -534,6 +352,8 @@ def simulate(ranker: RankerLike, world: World, *, probabilities: bool = True) ->
         close_cold_coverage=len(cold_top) / len(cold_seen) if cold_seen else None,
         life_event_recall=len(life_top) / len(life_seen) if life_seen else None,
         flood_share=float(np.mean(flood)) if flood else None,
+        ndcg10_last=float(np.mean(last)) if last else math.nan,
+        spec=spec.label() if world.scenario == FAMILY else world.scenario,
     )
 
 
@@ -558,141 +378,3 @@ class _PeopleClock:
                 self._people[p] = replace(w.people[p], contacts=w.contacts[p][: self._counts[p]])
             self._next = end
         return tuple(self._people)
-
-
-def _relationships(
-    rng: np.random.Generator, affinity: NDArray[np.float64], close_cold: NDArray[np.bool_]
-) -> tuple[PersonInfo, ...]:
-    """Relationships correlated with affinity (noisy: some friends you never read)."""
-    n = affinity.size
-    u = rng.random((n, 4))
-    close = (u[:, 0] < 0.04 + 0.8 * _sigmoid(2.0 * affinity)) | close_cold
-    colleague = u[:, 2] < 0.05 + 0.1 * _sigmoid(affinity)
-    mutual = u[:, 3] < _sigmoid(affinity + 1.0)
-    warm = np.where(close_cold, -np.inf, affinity)
-    partner = int(np.argmax(warm)) if rng.random() < 0.5 else -1
-    people = []
-    for i in range(n):
-        rels: list[str] = []
-        if i == partner:
-            rels.append("partner")
-        elif close[i]:
-            rels.append("family" if u[i, 1] < 0.3 else "friend")
-        if colleague[i]:
-            rels.append("colleague")
-        people.append(
-            PersonInfo(
-                person_id=i + 1,
-                name=f"Person {i + 1}",
-                relationships=tuple(rels),
-                mutual_follow=bool(mutual[i]),
-            )
-        )
-    return tuple(people)
-
-
-def _items(
-    rng: np.random.Generator,
-    day: NDArray[np.float64],
-    person: NDArray[np.int64],
-    topic: NDArray[np.int64],
-    is_life: NDArray[np.bool_],
-    mentions: NDArray[np.bool_],
-    kinds: NDArray[np.int64],
-) -> tuple[ItemInfo, ...]:
-    """Item text and tags from per-topic vocabularies (drawn in bulk, assembled here)."""
-    n = day.size
-    vocab = list(TOPICS.values())
-    title_len = rng.integers(3, 7, n)
-    text_len = rng.integers(12, 25, n)
-    title_w = rng.integers(0, 24, (n, 6))
-    title_f = rng.random((n, 6)) < 0.25
-    fill_w = rng.integers(0, len(FILLERS), (n, 24))
-    text_w = rng.integers(0, 24, (n, 24))
-    text_t = np.where(
-        rng.random((n, 24)) < 0.1, rng.integers(0, len(vocab), (n, 24)), topic[:, None]
-    )
-    text_f = rng.random((n, 24)) < 0.4
-    tag_w = rng.integers(0, 4, (n, 2))
-    tag_n = rng.choice(3, size=n, p=(0.2, 0.5, 0.3))
-    life_t = rng.integers(0, len(LIFE_TITLES), n)
-    life_x = rng.integers(0, len(LIFE_WORDS), (n, 24))
-    life_c = rng.integers(0, 30, (n, 3))
-    has_link = rng.random(n)
-    has_media = rng.random(n) < 0.2
-    congrats = np.where(
-        is_life,
-        (rng.random(n) < 0.7) * (1 + rng.poisson(3.0, n)),
-        rng.random(n) < 0.002,
-    )
-    items = []
-    for i in range(n):
-        kind = SOURCE_KINDS[kinds[person[i]]]
-        if is_life[i]:
-            title = LIFE_TITLES[life_t[i]].format(
-                company=COMPANIES[life_c[i, 0] % len(COMPANIES)],
-                city=CITIES[life_c[i, 1] % len(CITIES)],
-                years=10 + life_c[i, 2],
-            )
-            text = " ".join(LIFE_WORDS[w] for w in life_x[i, : text_len[i]]) + "."
-            tags: tuple[str, ...] = ("personal",) if tag_n[i] else ()
-        else:
-            words, topic_tags = vocab[topic[i]]
-            chosen = [
-                FILLERS[fill_w[i, k]] if title_f[i, k] else words[title_w[i, k]]
-                for k in range(title_len[i])
-            ]
-            title = " ".join(chosen).capitalize()
-            text = (
-                " ".join(
-                    FILLERS[fill_w[i, k]] if text_f[i, k] else vocab[text_t[i, k]][0][text_w[i, k]]
-                    for k in range(text_len[i])
-                ).capitalize()
-                + "."
-            )
-            tags = tuple(dict.fromkeys(topic_tags[t] for t in tag_w[i, : tag_n[i]]))
-        items.append(
-            ItemInfo(
-                item_id=i + 1,
-                person_id=int(person[i]) + 1,
-                published=_at(float(day[i])),
-                source_kind=kind,
-                title=title,
-                text=text,
-                tags=tags,
-                has_link=bool(has_link[i] < LINK_P[kind]),
-                has_media=bool(has_media[i]),
-                mentions_you=bool(mentions[i]),
-                congratulations=int(congrats[i]),
-            )
-        )
-    return tuple(items)
-
-
-def _contact_rate(
-    affinity: NDArray[np.float64], chattiness: NDArray[np.float64], close_cold: NDArray[np.bool_]
-) -> NDArray[np.float64]:
-    """Contacts per day either way: more with affinity, noisy, rare for close-but-cold."""
-    rate = CONTACTS_PER_DAY * np.exp(CONTACT_SLOPE * affinity) * chattiness
-    return np.where(close_cold, CLOSE_COLD_CONTACTS_PER_DAY, rate)
-
-
-def _poisson_times(
-    rng: np.random.Generator, rate: NDArray[np.float64], start: float, end: float
-) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """Event times (days) in [start, end) for each person at ``rate`` per day, and whose."""
-    counts = rng.poisson(rate * max(end - start, 0.0))
-    who = np.repeat(np.arange(rate.size, dtype=np.int64), counts)
-    return rng.uniform(start, end, who.size), who
-
-
-def _sigmoid(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _at(day: float) -> datetime:
-    return START + timedelta(days=float(day))
-
-
-def _day(at: datetime) -> float:
-    return (at - START).total_seconds() / DAY
