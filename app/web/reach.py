@@ -19,6 +19,7 @@ from app.jobs.digest import build_digest
 from app.people.dates import upcoming_dates
 from app.people.reach import reach_out
 from app.schemas import DriftOut, OpenerOut
+from app.storage import digest_mail as digest_mail_store
 from app.web.common import WebUser, page
 from ingest.sanitize import plain_text
 
@@ -137,4 +138,5 @@ def digest_page(
         days=days,
         problem=problem,
         now=now,
+        mail=digest_mail_store.get_subscription(session, user_id=user.id),  # the mail form
     )

@@ -311,3 +311,22 @@ def test_unsubscribe_link_works_once(
     client.put(API, json={"frequency": "daily", "email": "alice@example.org"}, headers=alice.auth)
     assert "Already unsubscribed" in anonymous.post(path).text
     assert client.get(API, headers=alice.auth).json()["frequency"] == "daily"
+
+
+def test_the_digest_page_has_the_mail_form(client: TestClient, alice: ApiUser) -> None:
+    client.put(
+        API,
+        json={"frequency": "weekly", "email": "alice@example.org", "hour_utc": 9},
+        headers=alice.auth,
+    )
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf
+    client.post(
+        "/login", data={"username": "alice", "password": "correct horse", "csrf": csrf.group(1)}
+    )
+    html = client.get("/digest").text
+    assert 'id="digest-mail-form"' in html and "/static/digest_mail.js" in html
+    assert 'value="alice@example.org"' in html
+    assert re.search(r'<option value="weekly" selected>', html)
+    assert re.search(r'<option value="9" selected>09:00</option>', html)
