@@ -38,6 +38,7 @@ from app.api import (
 )
 from app.api.errors import install_error_handlers
 from app.config import Settings, get_settings
+from app.fever import router as fever_router
 from app.greader import PREFIXES as GREADER_PREFIXES
 from app.greader import router as greader_router
 from app.jobs.scheduler import run_scheduler
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
     app.include_router(metrics.router)
     for greader_prefix in GREADER_PREFIXES:  # native reader apps (Google Reader API)
         app.include_router(greader_router, prefix=greader_prefix)
+    app.include_router(fever_router)  # native reader apps (Fever API)
     app.include_router(web_routes.router)
     app.include_router(web_people.router)
     app.include_router(web_sources.router)

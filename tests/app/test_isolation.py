@@ -162,6 +162,12 @@ CASES: dict[tuple[str, str], Case] = {
     # which opens nothing): the same "already unsubscribed" page for every token
     ("GET", "/unsubscribe/{token}"): Case(PUBLIC),
     ("POST", "/unsubscribe/{token}"): Case(PUBLIC, step=1),
+    # Fever: the api_key (an app password's) is the credential, not the bearer token: a
+    # caller without one gets the protocol's {"auth": 0} (tests/app/test_fever.py: keys)
+    ("GET", "/fever/"): Case(PUBLIC),
+    ("POST", "/fever/"): Case(
+        PUBLIC, body=lambda c, o: {"mark": "group", "as": "read", "id": "0"}, form=True, step=1
+    ),
     ("GET", "/search"): Case(WEB),  # the page without q: the syntax help
     ("GET", f"{API}/feeds/{{token}}/atom.xml"): Case(FEED, shows=True),
     # the caller's own lists and writes
