@@ -330,3 +330,10 @@ def test_the_digest_page_has_the_mail_form(client: TestClient, alice: ApiUser) -
     assert 'value="alice@example.org"' in html
     assert re.search(r'<option value="weekly" selected>', html)
     assert re.search(r'<option value="9" selected>09:00</option>', html)
+
+
+def test_unsubscribe_tokens_are_masked_in_the_access_log() -> None:
+    from app.logs import redact
+
+    line = redact('127.0.0.1 - "POST /unsubscribe/AbC_secret-42 HTTP/1.1" 200')
+    assert "AbC_secret" not in line and "/unsubscribe/[redacted]" in line
