@@ -43,6 +43,7 @@ from app.greader import PREFIXES as GREADER_PREFIXES
 from app.greader import router as greader_router
 from app.jobs.scheduler import run_scheduler
 from app.ratelimit import RateLimiter
+from app.web import apps as web_apps
 from app.web import people as web_people
 from app.web import reach as web_reach
 from app.web import routes as web_routes
@@ -168,6 +169,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler_loop: bool = F
     app.include_router(web_reach.router)
     app.include_router(web_search.router)
     app.include_router(web_unsubscribe.router)
+    app.include_router(web_apps.router)  # the Apps page (app passwords)
     install_web(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -158,6 +158,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/sources"): Case(WEB, shows=True),
     ("GET", "/reach-out"): Case(WEB),
     ("GET", "/digest"): Case(WEB),
+    ("GET", "/apps"): Case(WEB),  # app passwords: the list through the web session
     # the digest mail's unsubscribe link: its token is the credential (here a feed token,
     # which opens nothing): the same "already unsubscribed" page for every token
     ("GET", "/unsubscribe/{token}"): Case(PUBLIC),
