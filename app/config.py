@@ -56,7 +56,15 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(10 * 1024 * 1024, description="Cap on decoded body bytes")
     fetch_max_redirects: int = Field(5, description="Redirect hops followed per fetch")
     fetch_concurrency: int = Field(20, description="Sources in flight at once")
-    fetch_per_host: int = Field(4, description="Fetches in flight to one host at once")
+    fetch_per_host: int = Field(
+        4, ge=1, description="Requests in flight to one host at once, across all workers"
+    )
+    fetch_host_rate: float = Field(
+        2.0, ge=0, description="Requests per second to one host, across all workers (0 = no cap)"
+    )
+    fetch_host_burst: int = Field(
+        8, ge=1, description="Requests to one host allowed at once after a quiet spell"
+    )
     parse_workers: int = Field(2, description="Parser processes (0 = parse in-process)")
     parse_budget_seconds: float = Field(15.0, description="Time budget to parse one feed")
     refresh_interval_minutes: int = Field(

@@ -4,6 +4,7 @@ feeds as one user's sources, and ``kith scheduler`` / ``kith worker`` processes.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -191,22 +192,18 @@ class Cluster:
 
 
 def cluster_env(db_url: str, broker_url: str, farm: Farm, **extra: str) -> dict[str, str]:
-    return (
-        os.environ
-        | {
-            "KITH_DATABASE_URL": db_url,
-            "KITH_BROKER_URL": broker_url,
-            "KITH_ALLOWED_HOSTS": f'["127.0.0.1:{farm.port}"]',
-            "KITH_FETCH_PER_HOST": "64",  # the whole farm is one host
-            "KITH_BATCH_SIZE": "10",
-            "KITH_LEASE_SECONDS": "4",
-            "KITH_SCHEDULER_TICK_SECONDS": "0.5",
-            "KITH_PARSE_WORKERS": "0",
-            "KITH_COMMENT_THREADS_PER_SOURCE": "0",
-            "KITH_QUEUE_NAME": f"kith-test-{uuid.uuid4().hex[:8]}",
-            **extra,
-        }
-    )
+    return os.environ | {
+        "KITH_DATABASE_URL": db_url,
+        "KITH_BROKER_URL": broker_url,
+        "KITH_ALLOWED_HOSTS": json.dumps(farm.hosts),
+        # no politeness, tick or batch override: the defaults a user gets. Only the
+        # lease is short, so a killed worker's sources come back within a test
+        "KITH_LEASE_SECONDS": "6",
+        "KITH_PARSE_WORKERS": "0",
+        "KITH_COMMENT_THREADS_PER_SOURCE": "0",
+        "KITH_QUEUE_NAME": f"kith-test-{uuid.uuid4().hex[:8]}",
+        **extra,
+    }
 
 
 def create_database(admin_url: str, prefix: str = "kith_scale") -> str:

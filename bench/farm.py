@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import multiprocessing as mp
 import random
 import socket
@@ -195,16 +196,17 @@ def comments_feed(
     ).encode()
 
 
-def feed_plan(feeds: int, entries: int, blogs: bool) -> list[tuple[str, int, int]]:
-    """(kind, entries, host) per feed. Plain: kinds rotate RSS / Atom / comments on one
-    host. ``blogs``: every tenth feed is xhtml Atom, every tenth (another one) has
-    200-260 entries, and the feeds spread over ``HOSTS`` hosts, the last
+def feed_plan(feeds: int, entries: int, blogs: bool, hosts: int = 1) -> list[tuple[str, int, int]]:
+    """(kind, entries, host) per feed. Plain: kinds rotate RSS / Atom / comments, the
+    feeds dealt round ``hosts`` hosts (ports; one by default). ``blogs``: every tenth
+    feed is xhtml Atom, every tenth (another one) has 200-260 entries, and the feeds
+    spread over ``HOSTS`` hosts, the last
     ``SLOW_HOSTS`` of them slow, which serve only every 25th feed."""
     plan = []
     for n in range(feeds):
         kind = ("rss", "atom", "comments")[n % 3]
         if not blogs:
-            plan.append((kind, entries, 0))
+            plan.append((kind, entries, n % max(hosts, 1)))
             continue
         count = 200 + (n * 7) % 61 if n % 10 == 5 else entries
         if n % 10 == 0:
@@ -222,6 +224,7 @@ def build_farm(
     seed: int = 7,
     thread_comments: int = 0,
     blogs: bool = False,
+    hosts: int = 1,
 ) -> dict[str, bytes]:
     """URL (or path, given one ``base``) -> body. With ``thread_comments``, every RSS
     post names its own comment feed (``wfw:commentRss``), served with that many
@@ -229,7 +232,7 @@ def build_farm(
     bases = [base] if isinstance(base, str) else base
     rng = random.Random(seed)
     pages: dict[str, bytes] = {}
-    for n, (kind, count, host) in enumerate(feed_plan(feeds, entries, blogs)):
+    for n, (kind, count, host) in enumerate(feed_plan(feeds, entries, blogs, hosts)):
         b = bases[host % len(bases)]
         prefix = "" if isinstance(base, str) else b
         if kind == "rss":
@@ -258,14 +261,26 @@ def _serve(
     ready: Any,  # a multiprocessing Event
 ) -> None:
     bases = [f"http://127.0.0.1:{port}" for port in ports]
+    many = blogs or len(ports) > 1
     pages = build_farm(
-        feeds, entries, bases if blogs else bases[0], thread_comments=thread_comments, blogs=blogs
+        feeds,
+        entries,
+        bases if many else bases[0],
+        thread_comments=thread_comments,
+        blogs=blogs,
+        hosts=len(ports),
     )
     prepared = {
         path: (body, gzip.compress(body, 5), '"' + hashlib.md5(body).hexdigest() + '"')  # noqa: S324
         for path, body in pages.items()
     }
     slow = set(ports[HOSTS - SLOW_HOSTS :]) if blogs else set()
+    # what reached each host: request start times, requests open at once (GET /__stats)
+    lock = threading.Lock()
+    starts: dict[int, list[float]] = {port: [] for port in ports}
+    first: dict[str, float] = {}
+    open_now: dict[int, int] = dict.fromkeys(ports, 0)
+    most: dict[int, int] = dict.fromkeys(ports, 0)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -275,7 +290,34 @@ def _serve(
         def do_GET(self) -> None:  # noqa: N802
             port = int(self.server.server_address[1])  # type: ignore[index]
             key = self.path.split("?")[0]
-            page = prepared.get(key if not blogs else f"http://127.0.0.1:{port}{key}")
+            if key == "/__stats":
+                with lock:
+                    body = json.dumps(
+                        {"starts": starts, "first": first, "most": most}, default=list
+                    ).encode()
+                    if "reset" in self.path:  # the next run counts from zero
+                        for port in ports:
+                            starts[port] = []
+                        first.clear()
+                        most.update(dict.fromkeys(ports, 0))
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            with lock:
+                starts[port].append(time.time())
+                first.setdefault(f"http://127.0.0.1:{port}{key}", time.time())
+                open_now[port] += 1
+                most[port] = max(most[port], open_now[port])
+            try:
+                self._answer(port, key)
+            finally:
+                with lock:
+                    open_now[port] -= 1
+
+        def _answer(self, port: int, key: str) -> None:
+            page = prepared.get(key if not many else f"http://127.0.0.1:{port}{key}")
             if port in slow:
                 time.sleep(SLOW_LATENCY)
             if page is None:
@@ -334,14 +376,19 @@ class Farm:
     ``hosts`` every ``host:port`` serving them, ``total`` the entries served."""
 
     def __init__(
-        self, feeds: int = 300, entries: int = 50, thread_comments: int = 0, blogs: bool = False
+        self,
+        feeds: int = 300,
+        entries: int = 50,
+        thread_comments: int = 0,
+        blogs: bool = False,
+        hosts: int = 1,
     ) -> None:
-        self.ports = [_free_port() for _ in range(HOSTS if blogs else 1)]
+        self.ports = [_free_port() for _ in range(HOSTS if blogs else max(hosts, 1))]
         self.port = self.ports[0]
         self.base = f"http://127.0.0.1:{self.port}"
         self.hosts = [f"127.0.0.1:{port}" for port in self.ports]
         self.feeds, self.entries = feeds, entries
-        plan = feed_plan(feeds, entries, blogs)
+        plan = feed_plan(feeds, entries, blogs, len(self.ports))
         self.total = sum(count for _, count, _ in plan)
         self.slow_feeds = (
             sum(1 for _, _, host in plan if host >= HOSTS - SLOW_HOSTS) if blogs else 0
@@ -364,6 +411,16 @@ class Farm:
         if not self._ready.wait(120):
             raise RuntimeError("the farm did not start")
         return self
+
+    def stats(self, *, reset: bool = False) -> dict[str, Any]:
+        """What reached the farm so far: ``starts`` (port -> request start times, epoch
+        seconds), ``first`` (feed URL -> its first request), ``most`` (port -> requests
+        open at once, at most)."""
+        import urllib.request
+
+        query = "?reset=1" if reset else ""
+        with urllib.request.urlopen(f"{self.base}/__stats{query}", timeout=30) as resp:
+            return dict(json.loads(resp.read()))
 
     def stop(self) -> None:
         self._proc.terminate()

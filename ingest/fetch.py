@@ -57,13 +57,18 @@ class FetchPolicy:
 
 
 def make_client(
-    policy: FetchPolicy, *, dns: AbstractResolver | None = None
+    policy: FetchPolicy,
+    *,
+    dns: AbstractResolver | None = None,
+    trace_configs: list[aiohttp.TraceConfig] | None = None,
 ) -> aiohttp.ClientSession:
     """A session whose every connection goes through :class:`GuardedResolver`.
 
     Call it inside a running event loop. ``dns`` replaces the system resolver (tests use
-    a stub). Environment proxies are ignored (``trust_env=False``): a proxy would connect
-    on our behalf and bypass the connect-time address check. No cookies are kept.
+    a stub). ``trace_configs`` see every request before it goes out (the caller's
+    per-host politeness hooks in there). Environment proxies are ignored
+    (``trust_env=False``): a proxy would connect on our behalf and bypass the
+    connect-time address check. No cookies are kept.
     """
     connector = aiohttp.TCPConnector(
         limit=policy.max_connections,
@@ -81,6 +86,7 @@ def make_client(
         auto_decompress=True,
         max_line_size=MAX_HEADER_BYTES,
         max_field_size=MAX_HEADER_BYTES,
+        trace_configs=trace_configs,
     )
 
 

@@ -10,22 +10,21 @@ stops the batch; a crash mid-fetch leaves the previous state intact.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app import metrics
 from app.db import retry_transient, session_scope
-from app.jobs import mastodon_store, threads
+from app.jobs import mastodon_store, politeness, threads
 from app.jobs.threads import ThreadOptions
 from app.models import Source
 from app.storage import items as item_store
@@ -94,6 +93,9 @@ class RefreshOptions:
     threads: ThreadOptions = ThreadOptions()
     mastodon_backfill: int = 200  # statuses per stream on a Mastodon source's first sync
     bluesky: BlueskyOptions = BlueskyOptions()  # AppView, PLC directory, backfill
+    # per-host in-flight and rate limits (app/jobs/politeness.py), shared through Redis
+    # when it names one; None (library callers, tests): ``per_host`` in flight, no rate
+    politeness: politeness.Politeness | None = None
 
 
 def refresh_due(
@@ -156,9 +158,11 @@ async def _pipeline(
 ) -> None:
     loop = asyncio.get_running_loop()
     in_flight = asyncio.Semaphore(max(options.concurrency, 1))
-    per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
-        lambda: asyncio.Semaphore(max(options.per_host, 1))
-    )
+    if options.politeness is not None:
+        gate = politeness.make_gate(options.politeness)
+    else:  # no settings given: ``per_host`` in flight, no rate, counts of this run only
+        limits = politeness.Politeness(in_flight=options.per_host, rate=0)
+        gate = politeness.make_gate(limits, shared=False)
     workers = options.parse_workers if len(snapshots) > 1 else 0
     pool = ParsePool(workers=workers, budget_seconds=options.parse_budget_seconds)
     storer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kith-store")
@@ -171,32 +175,51 @@ async def _pipeline(
         if progress is not None:
             progress(done, len(snapshots))
 
-    async with make_client(options.policy) as client:
+    traces = [politeness.trace_config(gate)]
+    async with make_client(options.policy, trace_configs=traces) as client:
 
         async def one(s: SourceSnapshot) -> None:
+            # the host's slot first (a source waits for its host, not for the batch's
+            # other hosts), then one of the run's ``concurrency`` places
             if s.kind == "bluesky":  # app/jobs/bluesky_sync.py: sync, then store
                 from app.jobs import bluesky_sync
 
-                async with in_flight:
-                    async with per_host[urlsplit(options.bluesky.appview).netloc.lower()]:
-                        synced_bsky = await bluesky_sync.sync_source(client, s, options)
+                host = politeness.host_key(options.bluesky.appview)
+                ok, synced_bsky = await _gated(
+                    gate, host, in_flight, lambda: bluesky_sync.sync_source(client, s, options)
+                )
+                if not ok:
+                    return  # its host stayed busy or paused: still due, fetched later
+                async with _held(in_flight):
                     await loop.run_in_executor(
                         storer, bluesky_sync.store, engine, s, synced_bsky, options, stats
                     )
                 tick()
                 return
             if s.kind == "mastodon":
-                async with in_flight:
-                    async with per_host[urlsplit(s.url).netloc.lower()]:
-                        synced = await _sync_mastodon(client, s, options)
+                ok, synced = await _gated(
+                    gate,
+                    politeness.host_key(s.url),
+                    in_flight,
+                    lambda: _sync_mastodon(client, s, options),
+                )
+                if not ok:
+                    return
+                async with _held(in_flight):
                     await loop.run_in_executor(
                         storer, _store_mastodon, engine, s, synced, options, stats
                     )
                 tick()
                 return
-            async with in_flight:
-                async with per_host[urlsplit(s.url).netloc.lower()]:
-                    outcome = await _fetch_one(client, s, options.policy)
+            ok, outcome = await _gated(
+                gate,
+                politeness.host_key(s.url),
+                in_flight,
+                lambda: _fetch_one(client, s, options.policy),
+            )
+            if not ok:
+                return
+            async with _held(in_flight):
                 if isinstance(outcome, NotModified):  # the common case: batched, see below
                     unchanged.append((s, outcome))
                     if len(unchanged) >= UNCHANGED_BATCH:
@@ -231,6 +254,36 @@ async def _pipeline(
                 )
         finally:
             storer.shutdown(wait=True)
+            await gate.close()
+
+
+async def _gated(
+    gate: politeness.Gate,
+    host: str,
+    in_flight: asyncio.Semaphore,
+    request: Callable[[], Awaitable[Any]],
+) -> tuple[bool, Any]:
+    """Wait for a slot on ``host``, then for a place among the run's fetches, and fetch;
+    the place stays held for the parse and store that follow (see :func:`_held`).
+    ``(False, None)`` when the host stayed busy or paused past the wait limit."""
+    async with gate.slot(host) as ok:
+        if not ok:
+            return False, None
+        await in_flight.acquire()
+        try:
+            return True, await request()
+        except BaseException:
+            in_flight.release()
+            raise
+
+
+@contextlib.asynccontextmanager
+async def _held(in_flight: asyncio.Semaphore) -> AsyncIterator[None]:
+    """A place :func:`_gated` took, given back when the source is stored."""
+    try:
+        yield
+    finally:
+        in_flight.release()
 
 
 async def _fetch_one(client: object, s: SourceSnapshot, policy: FetchPolicy) -> Outcome:

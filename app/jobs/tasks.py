@@ -15,7 +15,8 @@ import logging
 import os
 import socket
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from taskiq import AsyncBroker, InMemoryBroker
 
 from app.config import Settings
 from app.db import get_engine, session_scope
+from app.jobs.politeness import Politeness
 from app.jobs.refresh import RefreshOptions, refresh_due
 from app.jobs.scoring import rank_all_pending, retrain_all
 from app.jobs.threads import ThreadOptions
@@ -35,8 +37,31 @@ RANK = "kith.rank_pending"
 RETRAIN = "kith.retrain"
 
 
+# an idle worker's blocking pop returns this often, well below the socket timeout: an
+# empty queue is an answer, never a timeout
+POP_SECONDS = 2
+SOCKET_TIMEOUT = 10.0
+# the longest wait between attempts while Redis is away: a worker takes tasks again
+# within about this long of Redis coming back
+MAX_BACKOFF = 1.0
+
+
+def politeness(settings: Settings, *, wait_seconds: float | None = None) -> Politeness:
+    """Per-host limits from the settings; shared through the broker's Redis if one is set."""
+    return Politeness(
+        in_flight=settings.fetch_per_host,
+        rate=settings.fetch_host_rate,
+        burst=settings.fetch_host_burst,
+        redis_url=settings.broker_url,
+        prefix=settings.queue_name,
+        wait_seconds=wait_seconds,
+        slot_seconds=max(2 * settings.fetch_deadline_seconds, 60.0),
+    )
+
+
 def refresh_options(settings: Settings) -> RefreshOptions:
     return RefreshOptions(
+        politeness=politeness(settings),
         policy=settings.fetch_policy(),
         interval=timedelta(minutes=settings.refresh_interval_minutes),
         concurrency=settings.fetch_concurrency,
@@ -96,25 +121,72 @@ def _redis_broker(url: str, queue: str) -> AsyncBroker:
     from collections.abc import AsyncGenerator
 
     from redis.asyncio import Redis
+    from redis.exceptions import TimeoutError as RedisTimeout
     from taskiq_redis import ListQueueBroker
 
     class PatientListQueueBroker(ListQueueBroker):
         async def listen(self) -> AsyncGenerator[bytes, None]:
-            delay = 0.1
+            delay, failing_since, warned = 0.1, 0.0, 0.0
             while True:
+                failure: Exception | None = None
                 try:
                     async with Redis(connection_pool=self.connection_pool) as conn:
-                        popped = await conn.brpop([self.queue_name], timeout=5)
-                except Exception as exc:  # noqa: BLE001 - any Redis failure: wait, retry
-                    log.warning("Redis is unreachable (%s); retrying in %.1f s", exc, delay)
+                        popped = await conn.brpop([self.queue_name], timeout=POP_SECONDS)
+                except (RedisTimeout, TimeoutError) as exc:
+                    if "connect" not in str(exc).lower():
+                        continue  # a slow answer on a live connection: nothing to take yet
+                    failure = exc
+                except Exception as exc:  # noqa: BLE001 - connection failures: wait, retry
+                    failure = exc
+                if failure is not None:
+                    now = time.monotonic()
+                    failing_since = failing_since or now
+                    if not warned or now - warned >= 30:  # at once, then every 30 s
+                        warned = now
+                        log.warning(
+                            "Redis is unreachable (%s) for %.0f s; retrying every %.1f s",
+                            failure,
+                            now - failing_since,
+                            MAX_BACKOFF,
+                        )
                     await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
+                    delay = min(delay * 2, MAX_BACKOFF)
                     continue
-                delay = 0.1
+                if failing_since:
+                    log.info("Redis answers again: taking tasks")
+                delay, failing_since, warned = 0.1, 0.0, 0.0
                 if popped is not None:
                     yield popped[1]
 
-    return PatientListQueueBroker(url, queue_name=queue)
+    return PatientListQueueBroker(
+        url,
+        queue_name=queue,
+        socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=2.0,
+        retry_on_timeout=False,
+    )
+
+
+def wake_key(settings: Settings) -> str:
+    """The list a finished (or started) batch pushes to, which the scheduler blocks on:
+    leases that came back are claimed again at once, not at the next tick."""
+    return f"{settings.queue_name}:wake"
+
+
+def wake_scheduler(settings: Settings) -> None:
+    if not settings.broker_url:
+        return
+    from redis import Redis
+
+    try:
+        with Redis.from_url(settings.broker_url, socket_timeout=2) as conn:
+            pipe = conn.pipeline()
+            pipe.lpush(wake_key(settings), "1")
+            pipe.ltrim(wake_key(settings), 0, 0)  # one wake-up is as good as many
+            pipe.expire(wake_key(settings), 60)
+            pipe.execute()
+    except Exception:  # noqa: BLE001 - the scheduler's tick comes anyway
+        log.debug("could not wake the scheduler")
 
 
 def _mark_key(settings: Settings, task: str) -> str:
@@ -152,8 +224,13 @@ def make_tasks(settings: Settings, broker: AsyncBroker | None = None) -> Tasks:
     """Register the tasks on ``broker`` (by default the one the settings choose)."""
     broker = broker or make_broker(settings)
     engine = get_engine(settings.database_url)
-    options = refresh_options(settings)
     ttl = timedelta(seconds=settings.lease_seconds)
+    # a leased source waits for its host at most half its lease, then goes back (still
+    # due) instead of being handed out twice
+    options = replace(
+        refresh_options(settings),
+        politeness=politeness(settings, wait_seconds=settings.lease_seconds / 2),
+    )
     in_flight = InFlight()
 
     def refresh_batch(batch: str, source_ids: list[int]) -> dict[str, int]:
@@ -170,12 +247,14 @@ def make_tasks(settings: Settings, broker: AsyncBroker | None = None) -> Tasks:
             )
         if not mine:  # delivered twice, or its leases ran out and were claimed again
             return {"sources": 0, "new_items": 0, "errors": 0}
+        wake_scheduler(settings)  # a queued batch left the queue: room for another
         with in_flight:
             try:
                 stats = refresh_due(engine, options, source_ids=mine)
             finally:
                 with session_scope(engine) as session:
                     leases.release(session, owner=f"{worker}:{batch}")
+                wake_scheduler(settings)  # its sources (and its hosts' slots) are free
         log.info("batch %s: %s", batch[:8], stats.line())
         return {"sources": stats.sources, "new_items": stats.new_items, "errors": stats.errors}
 

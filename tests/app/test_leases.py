@@ -51,8 +51,9 @@ def test_claims_due_sources_once_in_due_order_within_limits(engine: sa.Engine) -
         assert paused is not None
         paused.paused = True
     first = claim(engine, "one", limit=4, per_host=3)
-    # the longest due first; at most 3 of a.example in flight; never paused or not-due
-    assert first == [*b, a[0], a[1]]
+    # the longest due first, the hosts in turn (a batch mixes hosts); at most 3 of
+    # a.example in flight; never paused or not-due
+    assert first == [b[0], a[0], b[1], a[1]]
     second = claim(engine, "two", limit=10, per_host=3)
     assert second == [a[2]]  # a.example already has 2 in flight: one more fits
     assert claim(engine, "three", per_host=3) == []  # a.example is at its cap
@@ -61,6 +62,23 @@ def test_claims_due_sources_once_in_due_order_within_limits(engine: sa.Engine) -
     with session_scope(engine) as s:
         owners = {s.get(Source, i).lease_owner for i in first}  # type: ignore[union-attr]
     assert owners == {"queued:one"}
+
+
+def test_without_a_per_host_cap_every_due_source_is_claimed_hosts_mixed(
+    engine: sa.Engine,
+) -> None:
+    busy = add_sources(engine, [f"https://busy.example/{n}" for n in range(6)])
+    quiet = add_sources(engine, [f"https://quiet.example/{n}" for n in range(2)])
+    with session_scope(engine) as s:
+        got = leases.claim_due(s, now=NOW, ttl=TTL, batch="m1", limit=4)
+    # politeness is the fetches' business now: the one busy host does not fill the batch
+    assert got == [busy[0], quiet[0], busy[1], quiet[1]]
+    with session_scope(engine) as s:
+        assert leases.claim_due(s, now=NOW, ttl=TTL, batch="m2", limit=10) == busy[2:]
+        assert leases.queued_batches(s, now=NOW) == 2
+        assert leases.queued_batches(s, now=NOW + TTL) == 0  # ran out
+        # nothing free is due: the next event is the end of the leases
+        assert leases.next_due(s, now=NOW) == NOW + TTL
 
 
 def test_a_worker_takes_only_its_batch_and_a_lapsed_lease_is_claimed_again(
