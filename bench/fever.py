@@ -125,7 +125,7 @@ def part_fever(settings: Settings, feeds: FeedServer, people: int, posts: int) -
             auth = {"Authorization": f"Bearer {token}"}
             http.get("/api/v1/people", params={"limit": 200}, headers=auth)
             while True:
-                params: dict[str, object] = {"limit": 200, "state": "unread"}
+                params: dict[str, str | int] = {"limit": 200, "state": "unread"}
                 if cursor:
                     params["cursor"] = cursor
                 page = http.get("/api/v1/timeline", params=params, headers=auth).json()

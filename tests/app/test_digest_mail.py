@@ -161,11 +161,12 @@ def test_settings_through_the_api(client: TestClient, alice: ApiUser, bob: ApiUs
     ):
         resp = client.put(API, json=body, headers=alice.auth)
         assert resp.status_code == 422 and resp.json()["error"]["code"] == "invalid_input", body
-    for body in (
+    bad: tuple[dict[str, object], ...] = (
         {"frequency": "hourly", "email": "a@b.org"},
         {"frequency": "daily", "hour_utc": 24},
-    ):
-        assert client.put(API, json=body, headers=alice.auth).status_code == 422
+    )
+    for wrong in bad:
+        assert client.put(API, json=wrong, headers=alice.auth).status_code == 422
     resp = client.put(
         API,
         json={"frequency": "weekly", "email": "alice@example.org", "hour_utc": 9},
@@ -337,3 +338,47 @@ def test_unsubscribe_tokens_are_masked_in_the_access_log() -> None:
 
     line = redact('127.0.0.1 - "POST /unsubscribe/AbC_secret-42 HTTP/1.1" 200')
     assert "AbC_secret" not in line and "/unsubscribe/[redacted]" in line
+
+
+def test_kith_digest_send(
+    client: TestClient,
+    settings: Settings,
+    feed_server: FeedServer,
+    alice: ApiUser,
+    inbox: tuple[Inbox, Controller],
+) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    box, controller = inbox
+    subscribe(client, settings, feed_server, alice)
+    cfg = mail_settings(settings, controller)
+    assert cfg.smtp_url is not None
+    kith = str(Path(sys.executable).parent / "kith")
+    env = os.environ | {
+        "KITH_DATABASE_URL": settings.database_url,
+        "KITH_SECRET_KEY": "test-secret",
+        "KITH_SMTP_URL": cfg.smtp_url.get_secret_value(),
+        "KITH_SMTP_FROM": "digest@kith.example",
+    }
+    runs = [
+        subprocess.run(
+            [kith, "digest", "send", "--user", "alice", "--now"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        for _ in range(2)
+    ]
+    assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
+    assert runs[0].stdout.strip().endswith("sent=1 failed=0 skipped=0")
+    assert runs[1].stdout.strip().endswith("sent=0 failed=0 skipped=1")
+    assert len(box.messages) == 1
+    assert all("s3cret-pw" not in r.stdout + r.stderr for r in runs)
+    nobody = subprocess.run(
+        [kith, "digest", "send", "--user", "nobody"], env=env, capture_output=True, text=True
+    )
+    assert nobody.returncode != 0 and "not_found" in nobody.stderr + nobody.stdout

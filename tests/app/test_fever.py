@@ -116,7 +116,7 @@ class Kith:
     def __init__(self, http: httpx.Client, user: ApiUser) -> None:
         self.http, self.user = http, user
 
-    def get(self, path: str, **params: object) -> Any:
+    def get(self, path: str, **params: str | int) -> Any:
         resp = self.http.get("/api/v1" + path, params=params, headers=self.user.auth)
         assert resp.status_code == 200, resp.text
         return resp.json()
@@ -125,7 +125,7 @@ class Kith:
         out: dict[int, dict[str, Any]] = {}
         cursor = None
         while True:
-            params: dict[str, object] = {"limit": 200, "state": state}
+            params: dict[str, str | int] = {"limit": 200, "state": state}
             if cursor:
                 params["cursor"] = cursor
             page = self.get("/timeline", **params)
@@ -135,7 +135,8 @@ class Kith:
                 return out
 
     def people(self) -> list[dict[str, Any]]:
-        return self.get("/people", limit=200)["items"]
+        items: list[dict[str, Any]] = self.get("/people", limit=200)["items"]
+        return items
 
 
 class App:
