@@ -367,9 +367,7 @@ def one_world(seed: int, people: int, work: Path) -> dict[str, list[tuple[str, b
         distorted = 0
         for pid, p in found.items():
             since = now - timedelta(days=HISTORY_DAYS)
-            want = sorted(
-                int(c.at.timestamp()) for c in p.contacts if c.recorded and c.at >= since
-            )
+            want = sorted(int(c.at.timestamp()) for c in p.contacts if c.recorded and c.at >= since)
             h = by_pid.get(pid)
             got = sorted(int(t.timestamp()) for t in h.contacts) if h is not None else []
             distorted += want[-RECENT_CONTACTS:] != got

@@ -62,9 +62,7 @@ def mark_unread(item_id: int, session: SessionDep, user: CurrentUser) -> Respons
 def save_item(item_id: int, session: SessionDep, user: CurrentUser) -> Response:
     """Keep an item for later: `state=saved` lists it, retention never removes it."""
     assert user.id is not None
-    reading.set_saved(
-        session, user_id=user.id, item_id=item_id, saved=True, now=datetime.now(UTC)
-    )
+    reading.set_saved(session, user_id=user.id, item_id=item_id, saved=True, now=datetime.now(UTC))
     return Response(status_code=204)
 
 
@@ -72,9 +70,7 @@ def save_item(item_id: int, session: SessionDep, user: CurrentUser) -> Response:
 def unsave_item(item_id: int, session: SessionDep, user: CurrentUser) -> Response:
     """No longer keep an item."""
     assert user.id is not None
-    reading.set_saved(
-        session, user_id=user.id, item_id=item_id, saved=False, now=datetime.now(UTC)
-    )
+    reading.set_saved(session, user_id=user.id, item_id=item_id, saved=False, now=datetime.now(UTC))
     return Response(status_code=204)
 
 

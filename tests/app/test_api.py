@@ -9,11 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from app.schemas import TimelineItem, TimelinePage
 from app.config import Settings
 from app.db import get_engine, session_scope
 from app.jobs.refresh import RefreshOptions, refresh_due
 from app.models import Item, Person
+from app.schemas import TimelineItem, TimelinePage
 from app.storage.items import read_timeline
 from tests.app.conftest import ApiUser
 from tests.helpers import FeedServer, Reply, rss

@@ -230,9 +230,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", f"{API}/items/{{item_id}}/save"): Case(OWNED, ok=(204,), step=1),
     ("DELETE", f"{API}/items/{{item_id}}/save"): Case(OWNED, ok=(204,), step=1),
     # everything the caller has up to an id: it can only ever touch the caller's own items
-    ("POST", f"{API}/timeline/mark-read"): Case(
-        MINE, body=lambda c, o: {"before": 2**62}, step=1
-    ),
+    ("POST", f"{API}/timeline/mark-read"): Case(MINE, body=lambda c, o: {"before": 2**62}, step=1),
     ("GET", f"{API}/timeline/counts"): Case(MINE),
     ("GET", f"{API}/items/{{item_id}}/ways"): Case(OWNED),
     # the owner's item is a feed post: refused as no Mastodon status, before any request

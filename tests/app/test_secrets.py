@@ -81,7 +81,9 @@ def test_no_secret_in_clear_in_the_database(client: TestClient, settings: Settin
         assert token not in text  # ... but no token
     assert text.count(secrets.PREFIX) >= len(TOKENS)
     with session_scope(get_engine(settings.database_url)) as s:  # the code sees plain text
-        assert sorted(src.access_token or "" for src in s.exec(select(Source)).all()) == sorted(TOKENS)
+        assert sorted(src.access_token or "" for src in s.exec(select(Source)).all()) == sorted(
+            TOKENS
+        )
 
 
 def test_rotation_reencrypts_every_secret(client: TestClient, settings: Settings) -> None:
@@ -105,7 +107,9 @@ def test_rotation_reencrypts_every_secret(client: TestClient, settings: Settings
         secrets.check_keys(engine, old)
     secrets.configure(secrets.KeySet(new_key))
     with session_scope(engine) as s:
-        assert sorted(src.access_token or "" for src in s.exec(select(Source)).all()) == sorted(TOKENS)
+        assert sorted(src.access_token or "" for src in s.exec(select(Source)).all()) == sorted(
+            TOKENS
+        )
     assert secrets.encrypt_plaintext  # the migration's helper leaves encrypted values alone
     with engine.begin() as conn:
         assert secrets.encrypt_plaintext(conn, rotated, [("source", "access_token")]) == 0
