@@ -371,6 +371,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports (held open together, so none is handed out twice)."""
+    held = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+        return [int(s.getsockname()[1]) for s in held]
+    finally:
+        for s in held:
+            s.close()
+
+
 class Farm:
     """Start with ``Farm(feeds, entries).start()``; ``urls`` lists every feed URL,
     ``hosts`` every ``host:port`` serving them, ``total`` the entries served."""
@@ -383,16 +397,23 @@ class Farm:
         blogs: bool = False,
         hosts: int = 1,
     ) -> None:
-        self.ports = [_free_port() for _ in range(HOSTS if blogs else max(hosts, 1))]
-        self.port = self.ports[0]
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.hosts = [f"127.0.0.1:{port}" for port in self.ports]
         self.feeds, self.entries = feeds, entries
-        plan = feed_plan(feeds, entries, blogs, len(self.ports))
+        self._args = (thread_comments, blogs)
+        self._count = HOSTS if blogs else max(hosts, 1)
+        plan = feed_plan(feeds, entries, blogs, self._count)
         self.total = sum(count for _, count, _ in plan)
         self.slow_feeds = (
             sum(1 for _, _, host in plan if host >= HOSTS - SLOW_HOSTS) if blogs else 0
         )
+        self._layout()
+
+    def _layout(self) -> None:
+        self.ports = _free_ports(self._count)
+        self.port = self.ports[0]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.hosts = [f"127.0.0.1:{port}" for port in self.ports]
+        thread_comments, blogs = self._args
+        plan = feed_plan(self.feeds, self.entries, blogs, self._count)
         bases = [f"http://127.0.0.1:{port}" for port in self.ports]
         folder = {"rss": "rss", "atom": "atom", "xhtml": "atom", "comments": "comments"}
         self.urls = [
@@ -402,15 +423,25 @@ class Farm:
         self._ready = ctx.Event()
         self._proc = ctx.Process(
             target=_serve,
-            args=(self.ports, feeds, entries, thread_comments, blogs, self._ready),
+            args=(self.ports, self.feeds, self.entries, thread_comments, blogs, self._ready),
             daemon=True,
         )
 
     def start(self) -> Farm:
-        self._proc.start()
-        if not self._ready.wait(120):
-            raise RuntimeError("the farm did not start")
-        return self
+        """Start serving; if a chosen port was taken meanwhile (another process on the
+        machine bound it first), choose new ports and try again."""
+        for _attempt in range(5):
+            self._proc.start()
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                if self._ready.wait(0.2):
+                    return self
+                if not self._proc.is_alive():
+                    break
+            else:
+                break
+            self._layout()
+        raise RuntimeError("the farm did not start")
 
     def stats(self, *, reset: bool = False) -> dict[str, Any]:
         """What reached the farm so far: ``starts`` (port -> request start times, epoch

@@ -30,6 +30,7 @@ answers, unless ``KITH_SCALE_TESTS=required``), to keep the file near a minute.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import signal
@@ -343,10 +344,9 @@ def _crash_trials(world: World, farm: Farm, trials: int, *, partial_at_least: in
 def _world(url: str, farm: Farm, tmp_path: Path) -> World:
     env = os.environ | {
         "KITH_DATABASE_URL": url,
-        "KITH_ALLOWED_HOSTS": f'["127.0.0.1:{farm.port}"]',
+        "KITH_ALLOWED_HOSTS": json.dumps(farm.hosts),
         "KITH_PARSE_WORKERS": "0",
         "KITH_COMMENT_THREADS_PER_SOURCE": "0",
-        "KITH_FETCH_PER_HOST": "16",  # the whole farm is one host
     }
     env.pop("KITH_BROKER_URL", None)
     logs = tmp_path / "logs"

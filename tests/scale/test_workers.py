@@ -1,8 +1,10 @@
 """Scale-out on PostgreSQL and Redis: three ``kith worker`` processes and a ``kith
-scheduler`` ingest a loopback farm of 500 feeds while a worker is SIGKILLed (or Redis
-is killed and restarted) mid-run; afterwards every source has been fetched and every
-entry is stored exactly once. The database's leases are what make it so: a dead
-worker's batch, or a task Redis forgot, is claimed again when its leases run out."""
+scheduler`` ingest a loopback farm of 500 feeds on 50 hosts while a worker is SIGKILLed
+(or Redis is killed and restarted) mid-run; afterwards every source has been fetched and
+every entry is stored exactly once. The database's leases are what make it so: a dead
+worker's batch, or a task Redis forgot, is claimed again when its leases run out. The
+politeness settings are the defaults (4 requests in flight and 2/s with a burst of 8
+per host): no host of the farm saw more, across all workers."""
 
 from __future__ import annotations
 
@@ -22,11 +24,12 @@ from bench.farm import Farm
 FEEDS = 500
 ENTRIES = 8
 WORKERS = 3
+HOSTS = 50  # 10 feeds a host: at the default 2/s a host's share takes about a second
 
 
 @pytest.fixture(scope="module")
 def farm() -> Iterator[Farm]:
-    farm = Farm(feeds=FEEDS, entries=ENTRIES).start()
+    farm = Farm(feeds=FEEDS, entries=ENTRIES, hosts=HOSTS).start()
     yield farm
     farm.stop()
 
@@ -60,6 +63,7 @@ def run_farm(
     """Seed, start the cluster, call ``disrupt`` once a fifth of the farm is fetched,
     and wait for every source to be fetched (or 150 s)."""
     seed_sources(db_url, farm)
+    farm.stats(reset=True)
     engine = sa.create_engine(db_url)
     cluster = Cluster(env=cluster_env(db_url, redis.url, farm), work=work)
     try:
@@ -78,6 +82,20 @@ def run_farm(
     finally:
         cluster.stop_all()
     return cluster, engine, what
+
+
+def check_polite(farm: Farm) -> None:
+    """What reached each host stayed within the defaults: 4 open at once, and in any
+    window no more than the burst (8) plus 2/s (+1 for the gap between taking a token
+    and the request arriving)."""
+    stats = farm.stats()
+    assert max(stats["most"].values()) <= 4, stats["most"]
+    for port, starts in stats["starts"].items():
+        times = sorted(starts)
+        for i in range(len(times)):
+            for j in range(i, len(times)):
+                allowed = 8 + 2.0 * (times[j] - times[i]) + 1
+                assert j - i + 1 <= allowed, (port, times)
 
 
 def check_exactly_once(engine: sa.Engine, cluster: Cluster) -> None:
@@ -121,6 +139,7 @@ def test_a_worker_killed_mid_run_loses_nothing(
     killed = next(p for p in cluster.procs.values() if p.returncode == -signal.SIGKILL)
     assert killed is not None
     check_exactly_once(engine, cluster)
+    check_polite(farm)
     engine.dispose()
 
 
@@ -136,6 +155,7 @@ def test_redis_restarted_mid_run_loses_nothing(
     cluster, engine, what = run_farm(scale_pg, redis_server, farm, tmp_path, restart_redis)
     assert what == "redis restarted"
     check_exactly_once(engine, cluster)
+    check_polite(farm)
     engine.dispose()
 
 
@@ -163,4 +183,5 @@ def test_sigterm_lets_a_worker_finish_and_leaves_no_lease_behind(
     log = cluster.log(str(stopped["name"]))
     assert "stopping;" in log and "0 tasks unfinished" in log, log[-2000:]
     check_exactly_once(engine, cluster)
+    check_polite(farm)
     engine.dispose()
