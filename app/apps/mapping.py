@@ -81,10 +81,10 @@ def folder_label(relationship: str) -> str:
     return label if label.endswith("s") else label + "s"
 
 
-def folders_of(person: Person | None) -> tuple[str, ...]:
-    if person is None:
-        return ()
-    labels = {folder_label(r) for r in person.relationships or [] if isinstance(r, str)}
+def folders_of(person: Person | None, relationships: Iterable[object] = ()) -> tuple[str, ...]:
+    """A person's folders (or those of ``relationships`` when there is no row at hand)."""
+    found = person.relationships if person is not None else relationships
+    labels = {folder_label(r) for r in found or [] if isinstance(r, str)}
     return tuple(sorted(label for label in labels if label))
 
 

@@ -208,7 +208,8 @@ def item_json(row: ItemRow) -> dict[str, object]:
         categories.append(streams.READ)
     if item.saved_at is not None:
         categories.append(streams.STARRED)
-    categories.extend(label_id(f) for f in mapping.folders_of(row.person))
+    relationships = (row.person.relationships or []) if row.person else []
+    categories.extend(label_id(f) for f in mapping.folders_of(None, relationships))
     links = [{"href": item.url, "type": "text/html"}] if item.url else []
     out: dict[str, object] = {
         "id": mapping.long_item_id(item.id),

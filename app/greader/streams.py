@@ -10,7 +10,7 @@ left out; another user's feed or label is an empty stream, like a missing one.""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -192,24 +192,67 @@ def page_ids(
 
 
 @dataclass(frozen=True, slots=True)
+class ItemData:
+    """The item columns its Google Reader form needs."""
+
+    id: int
+    url: str | None
+    title: str | None
+    content: str | None
+    published: datetime
+    updated: datetime | None
+    fetched_at: datetime
+    author_name: str | None
+    enclosures: list[dict[str, object]] | None
+    read_at: datetime | None
+    saved_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceData:
+    id: int
+    url: str
+    title: str | None
+    site_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonData:
+    id: int
+    name: str
+    relationships: list[str] | None
+
+
+@dataclass(frozen=True, slots=True)
 class ItemRow:
-    item: Item
-    source: Source
-    person: Person | None
+    item: ItemData
+    source: SourceData
+    person: PersonData | None
+
+
+_ITEM_COLUMNS = [getattr(Item, f.name) for f in fields(ItemData)]
+_SOURCE_COLUMNS = [getattr(Source, f.name) for f in fields(SourceData)]
+_PERSON_COLUMNS = [getattr(Person, f.name) for f in fields(PersonData)]
+_I, _S = len(_ITEM_COLUMNS), len(_ITEM_COLUMNS) + len(_SOURCE_COLUMNS)
 
 
 def load_items(session: Session, *, user_id: int, ids: Sequence[int]) -> list[ItemRow]:
-    """The user's items among ``ids`` (in that order; others' and missing ones left out)."""
+    """The user's items among ``ids`` (in that order; others' and missing ones left out).
+    Plain columns, not ORM rows: a contents call loads hundreds of items, and building
+    three ORM objects each cost twice the query (bench.greader)."""
     wanted = [i for i in dict.fromkeys(ids) if 0 < i <= mapping.ITEM_ID_MAX]
     if not wanted:
         return []
     query = (
-        sa.select(Item, Source, Person)
+        sa.select(*_ITEM_COLUMNS, *_SOURCE_COLUMNS, *_PERSON_COLUMNS)
         .select_from(Item)
         .join(Source, col(Source.id) == Item.source_id)
         .outerjoin(Identity, col(Identity.id) == Item.identity_id)
         .outerjoin(Person, col(Person.id) == Identity.person_id)
         .where(col(Item.user_id) == user_id, col(Item.id).in_(wanted))
     )
-    found = {row[0].id: ItemRow(row[0], row[1], row[2]) for row in session.execute(query).all()}
+    found: dict[int, ItemRow] = {}
+    for r in session.execute(query).all():
+        person = PersonData(*r[_S:]) if r[_S] is not None else None
+        found[r[0]] = ItemRow(ItemData(*r[:_I]), SourceData(*r[_I:_S]), person)
     return [found[i] for i in wanted if i in found]
