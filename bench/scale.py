@@ -1,19 +1,22 @@
 """Scale-out throughput with the defaults: entries/s with N ``kith worker`` processes.
 
     .venv/bin/python -m bench.scale [--feeds 300] [--entries 50] [--workers 1,2,3,4]
-                                    [--farms one,spread] [--hosts 50]
+                                    [--farms one,spread,steady] [--hosts 50] [--stagger 30]
 
-Two loopback farms (``bench/farm.py``, a separate process), each ``--feeds`` feeds of
+Three loopback farms (``bench/farm.py``, a separate process), each ``--feeds`` feeds of
 ``--entries`` entries: ``one``, every feed on one host (the feeds of github.com, or the
 accounts of one Mastodon instance), and ``spread``, the feeds dealt over ``--hosts``
-hosts (ports). For each farm and worker count a fresh PostgreSQL database gets one user
-following every feed, a fresh redis-server starts on its own port, and a ``kith
-scheduler`` plus N ``kith worker`` processes ingest the farm until every source is
-fetched; the same farm is also ingested by the embedded default (the scheduler running
-the tasks in its own process, no broker) on PostgreSQL. Nothing is tuned: no politeness,
-tick, lease, batch, concurrency or parser override, so both sides obey the default
-per-host limits (4 requests in flight, 2/s, burst 8) and the one-host farm is bound by
-them (300 feeds at 2/s after a burst of 8: at least 146 s on either side).
+hosts (ports); ``steady``, the spread farm with the sources falling due one by one over
+``--stagger`` seconds (the steady state: a delay there is the scheduler's, not a
+backlog's; with a 30 s tick it would be up to 30 s). For each farm and worker count a
+fresh PostgreSQL database gets one user following every feed, a fresh redis-server
+starts on its own port, and a ``kith scheduler`` plus N ``kith worker`` processes ingest
+the farm until every source is fetched; the same farm is also ingested by the embedded
+default (the scheduler running the tasks in its own process, no broker) on PostgreSQL.
+Nothing is tuned: no politeness, tick, lease, batch, concurrency or parser override, so
+both sides obey the default per-host limits (4 requests in flight, 2/s, burst 8) and the
+one-host farm is bound by them (300 feeds at 2/s after a burst of 8: at least 146 s on
+either side).
 
 Printed per run: seconds from the first lease (processes already started) to the last
 source fetched, entries stored, entries/s, the ratio to the embedded run's time on the
@@ -105,13 +108,26 @@ def _window(times: list[float], width: float) -> int:
     return best
 
 
-def run_once(admin: str, farm: Farm, *, workers: int, timeout: float) -> Run:
+def _stagger(engine: sa.Engine, *, start: float, over: float, feeds: int) -> None:
+    """Sources fall due one after another, ``over`` seconds in all from ``start``
+    seconds from now: the steady state, where a delay is the scheduler's, not a backlog's."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE source SET next_check_at = now() + make_interval(secs => %(a)s + "
+            "(id - (SELECT min(id) FROM source)) * %(b)s)",
+            {"a": start, "b": over / max(feeds, 1)},
+        )
+
+
+def run_once(admin: str, farm: Farm, *, workers: int, timeout: float, stagger: float = 0.0) -> Run:
     url = create_database(admin, prefix="kith_bench_scale")
     redis = RedisServer(port=free_port()).start() if workers else None
     work = Path(tempfile.mkdtemp(prefix="kith-bench-scale-"))
     engine = sa.create_engine(url)
     try:
         seed_sources(url, farm)
+        if stagger:
+            _stagger(engine, start=8.0, over=stagger, feeds=farm.feeds)  # 8 s: start-up
         due = _due(engine)
         farm.stats(reset=True)
         env = cluster_env(url, redis.url if redis else "", farm)
@@ -173,15 +189,18 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def bench_farm(admin: str, name: str, hosts: int, args: argparse.Namespace) -> bool:
+def bench_farm(
+    admin: str, name: str, hosts: int, args: argparse.Namespace, stagger: float = 0.0
+) -> bool:
     counts = [int(n) for n in args.workers.split(",") if n.strip()]
     farm = Farm(feeds=args.feeds, entries=args.entries, hosts=hosts).start()
-    print(f"\nfarm '{name}': {args.feeds} feeds x {args.entries} entries on {hosts} host(s)")
+    due = f", falling due one by one over {stagger:.0f} s" if stagger else ", all due at once"
+    print(f"\nfarm '{name}': {args.feeds} feeds x {args.entries} entries on {hosts} host(s){due}")
     try:
-        runs = [run_once(admin, farm, workers=0, timeout=args.timeout)]
+        runs = [run_once(admin, farm, workers=0, timeout=args.timeout, stagger=stagger)]
         print(f"  {runs[-1].label}: {runs[-1].seconds:.1f} s", flush=True)
         for n in counts:
-            runs.append(run_once(admin, farm, workers=n, timeout=args.timeout))
+            runs.append(run_once(admin, farm, workers=n, timeout=args.timeout, stagger=stagger))
             print(f"  {runs[-1].label}: {runs[-1].seconds:.1f} s", flush=True)
     finally:
         farm.stop()
@@ -214,7 +233,10 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=300)
     parser.add_argument("--entries", type=int, default=50)
     parser.add_argument("--workers", default="1,2,3,4")
-    parser.add_argument("--farms", default="one,spread")
+    parser.add_argument(
+        "--farms", default="one,spread,steady", help="steady: 'spread' due one by one"
+    )
+    parser.add_argument("--stagger", type=float, default=30.0, help="seconds, for 'steady'")
     parser.add_argument("--hosts", type=int, default=50, help="hosts of the 'spread' farm")
     parser.add_argument("--timeout", type=float, default=900.0)
     args = parser.parse_args()
@@ -225,7 +247,9 @@ def main() -> None:
     )
     ok = True
     for name in [f.strip() for f in args.farms.split(",") if f.strip()]:
-        ok = bench_farm(admin, name, 1 if name == "one" else args.hosts, args) and ok
+        hosts = 1 if name == "one" else args.hosts
+        stagger = args.stagger if name == "steady" else 0.0
+        ok = bench_farm(admin, name, hosts, args, stagger) and ok
     print(f"\nnothing lost or duplicated in any run: {'PASS' if ok else 'FAIL'}")
 
 

@@ -158,6 +158,7 @@ async def run_scheduler(
     tasks = tasks or make_tasks(settings)
     await tasks.broker.startup()
     retrained = time.monotonic()
+    ranked = 0.0  # with a broker, ranking is kicked once a tick, not at every wake-up
     # retention: once a day (the day's row in job_run decides which process runs it)
     daily = DailyPrune(
         get_engine(settings.database_url), days=settings.retention_days, owner=worker_id()
@@ -165,12 +166,18 @@ async def run_scheduler(
     try:
         while not stop.is_set():
             daily.kick(datetime.now(UTC))
+            handed = 0
             try:
                 handed = await enqueue_due(settings, tasks)
                 if handed:
                     log.info("scheduler: %d sources handed out", handed)
             except Exception:  # the loop must outlive any one bad run (or a Redis restart)
                 log.exception("scheduling refreshes failed")
+            rank_now = time.monotonic() - ranked >= settings.scheduler_tick_seconds
+            if not (rank_now or (tasks.in_process and handed)):
+                await _sleep(settings, stop, await asyncio.to_thread(_until_due, settings))
+                continue
+            ranked = time.monotonic()
             try:
                 if time.monotonic() - retrained >= settings.retrain_hours * 3600:
                     retrained = time.monotonic()
