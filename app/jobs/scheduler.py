@@ -26,6 +26,7 @@ from typing import Any
 
 from app.config import Settings
 from app.db import get_engine, session_scope
+from app.jobs.digest_mail import DigestMailKick
 from app.jobs.prune import DailyPrune
 from app.jobs.tasks import (
     RANK,
@@ -163,9 +164,11 @@ async def run_scheduler(
     daily = DailyPrune(
         get_engine(settings.database_url), days=settings.retention_days, owner=worker_id()
     )
+    mail = DigestMailKick(get_engine(settings.database_url), settings)
     try:
         while not stop.is_set():
             daily.kick(datetime.now(UTC))
+            mail.kick(datetime.now(UTC))  # digest mails due (every few minutes)
             handed = 0
             try:
                 handed = await enqueue_due(settings, tasks)
@@ -189,4 +192,5 @@ async def run_scheduler(
             await _sleep(settings, stop, await asyncio.to_thread(_until_due, settings))
     finally:
         await daily.close()
+        await mail.close()
         await tasks.broker.shutdown()
