@@ -223,9 +223,9 @@ def seed(path: Path, items: int, rng: random.Random, *, analyze: bool) -> Seeded
     return Seeded(url=url, token=token, items=items, seconds=time.perf_counter() - started)
 
 
-def query_plan(seeded: Seeded) -> list[str]:
-    """SQLite's plan for the first page's query as ``read_timeline`` builds it, minus the
-    primary-key lookups."""
+def query_plan(seeded: Seeded, *, state: str = "all") -> list[str]:
+    """SQLite's plan for the first page's query as ``read_timeline`` builds it (for one
+    read ``state``), minus the primary-key lookups."""
     engine = get_engine(seeded.url)
     statements: list[tuple[str, Any]] = []
 
@@ -237,7 +237,7 @@ def query_plan(seeded: Seeded) -> list[str]:
         with session_scope(engine) as s:
             user = user_store.user_for_token(s, raw=seeded.token)
             assert user is not None and user.id is not None
-            item_store.read_timeline(s, user_id=user.id, limit=LIMIT)
+            item_store.read_timeline(s, user_id=user.id, limit=LIMIT, state=state)
         statement, parameters = next(
             (st, p) for st, p in statements if st.lstrip().startswith("SELECT") and "item" in st
         )

@@ -20,15 +20,12 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 
-from app.db import get_engine, session_scope
-from app.storage import items as item_store
-from app.storage import users as user_store
+from app.db import get_engine
 from bench.api import CONNECTIONS, TIMELINE, phase, serving
-from bench.api_seed import LIMIT, Seeded, seed
+from bench.api_seed import Seeded, query_plan, seed
 
 
 def half_read(seeded: Seeded) -> int:
@@ -51,31 +48,6 @@ def half_read(seeded: Seeded) -> int:
     return marked
 
 
-def unread_plan(seeded: Seeded) -> list[str]:
-    """SQLite's plan for the first unread page as ``read_timeline`` builds it."""
-    engine = get_engine(seeded.url)
-    statements: list[tuple[str, Any]] = []
-
-    def capture(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
-        statements.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        with session_scope(engine) as s:
-            user = user_store.user_for_token(s, raw=seeded.token)
-            assert user is not None and user.id is not None
-            item_store.read_timeline(s, user_id=user.id, limit=LIMIT, state="unread")
-        statement, parameters = next(
-            (st, p) for st, p in statements if st.lstrip().startswith("SELECT") and "item" in st
-        )
-        with engine.connect() as conn:
-            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
-        engine.dispose()
-    return [row[3] for row in rows if "PRIMARY KEY" not in row[3]]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=1_000_000)
@@ -92,7 +64,7 @@ def main() -> None:
             f"{seeded.items:,} items, {marked:,} marked read; "
             f"seeded in {time.perf_counter() - started:.0f} s"
         )
-        plan = unread_plan(seeded)
+        plan = query_plan(seeded, state="unread")
         print("plan of the first unread page:", " | ".join(plan))
         uses_index = any("ix_item_user_unread_rank" in step for step in plan)
         print(f"one range read of ix_item_user_unread_rank: {'yes' if uses_index else 'NO'}")
