@@ -119,10 +119,11 @@ def test_source_list_is_keyset_paged(engine: sa.Engine) -> None:
 def test_upsert_is_idempotent_and_updates_changed_items(engine: sa.Engine) -> None:
     uid = make_user(engine, "alice")
     sid = make_source(engine, uid)
-    assert store(engine, sid, [entry(1), entry(2)]) == item_store.UpsertCounts(new=2, updated=0)
-    assert store(engine, sid, [entry(1), entry(2)]) == item_store.UpsertCounts(new=0, updated=0)
+    # known: entries of the document that were stored before
+    assert store(engine, sid, [entry(1), entry(2)]) == item_store.UpsertCounts(2, 0, known=0)
+    assert store(engine, sid, [entry(1), entry(2)]) == item_store.UpsertCounts(0, 0, known=2)
     assert store(engine, sid, [entry(1, title="Edited"), entry(3)]) == item_store.UpsertCounts(
-        new=1, updated=1
+        new=1, updated=1, known=1
     )
     with session_scope(engine) as s:
         assert s.exec(select(func.count()).select_from(Item)).one() == 3
