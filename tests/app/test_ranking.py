@@ -16,7 +16,7 @@ from app.db import get_engine, session_scope
 from app.demo import DemoServer, seed_demo, seed_demo_contacts
 from app.jobs import learner
 from app.jobs.refresh import RefreshOptions, refresh_due
-from app.jobs.scoring import learn, load_ranker, rank_all_pending, rescore
+from app.jobs.scoring import learn, learn_now, load_ranker, rank_all_pending, rescore
 from app.main import create_app
 from app.models import Feedback, Item, RankingModel
 from app.storage.items import add_feedback, read_timeline
@@ -302,11 +302,13 @@ def test_concurrent_feedback_is_learned_exactly_once(
     engine = get_engine(settings.database_url)
 
     def give(item_id: int) -> None:
+        # as the API does: the feedback (and the read state an open sets) committed in a
+        # short transaction of its own, then learning in another (app.jobs.learner)
         with session_scope(engine) as session:
             add_feedback(
                 session, user_id=alice.id, item_id=item_id, action="open", rank=None, now=NOW
             )
-            learn(session, user_id=alice.id, now=NOW)
+        learn_now(engine, user_id=alice.id)  # again on a conflict, as the learner does
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         list(pool.map(give, [i["id"] for i in items[:12]]))
