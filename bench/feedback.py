@@ -185,6 +185,8 @@ def run(url: str, args: argparse.Namespace, work: Path) -> dict[str, object]:
         env = os.environ | {
             "KITH_DATABASE_URL": url,
             "KITH_ALLOWED_HOSTS": json.dumps([f"127.0.0.1:{farm.port}"]),
+            # issue 17 sets this bench at a 1 s tick; the default (30 s) only delays when
+            # the imported feeds are first picked up, it is not what the bench measures
             "KITH_SCHEDULER_TICK_SECONDS": "1",
             "KITH_SECRET_KEY": "bench-feedback",
         }

@@ -161,6 +161,8 @@ def serving(url: str, farm: Farm, work: Path) -> Iterator[Server]:
     env = os.environ | {
         "KITH_DATABASE_URL": url,
         "KITH_ALLOWED_HOSTS": json.dumps([f"127.0.0.1:{farm.port}"]),
+        # ingest must run during the 30 s window the clients load; at the default 30 s
+        # tick the first refresh could start after the window ends
         "KITH_SCHEDULER_TICK_SECONDS": "1",
         "KITH_SECRET_KEY": "bench-load",
     }

@@ -44,6 +44,8 @@ def live_server(
     """The demo, with the loopback feed server allow-listed and a quick scheduler."""
     env = {
         "KITH_ALLOWED_HOSTS": json.dumps([feeds.hostport]),
+        # the test waits for the live server's first refresh of a newly added feed;
+        # at the default 30 s tick it would mostly wait for the clock
         "KITH_SCHEDULER_TICK_SECONDS": "1",
     }
     with start_live_server(tmp_path_factory.mktemp("kith-kinds"), env) as server:
